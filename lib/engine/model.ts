@@ -297,10 +297,11 @@ export class Transformer {
     };
     /** x [B,T,k] @ W [k,n] (+ b) -> [B,T,n], as one 2-D matmul (the fast path on every backend). */
     const linear = (x: tf.Tensor, wName: string, bName: string | null): tf.Tensor3D => {
-      const w = W(wName);
-      let y = tf.matMul(tf.reshape(x, [B * T, w.shape[0]]), w as tf.Tensor2D);
+      const w = W(wName) as tf.Tensor2D;
+      const [nIn, nOut] = w.shape;
+      let y = tf.matMul(tf.reshape(x, [B * T, nIn]), w);
       if (bName && c.bias) y = tf.add(y, W(bName));
-      return tf.reshape(y, [B, T, w.shape[1]]);
+      return tf.reshape(y, [B, T, nOut]);
     };
     const norm = (x: tf.Tensor, prefix: string): tf.Tensor => {
       if (c.norm === 'none') return x;
