@@ -1,0 +1,141 @@
+/**
+ * Stage 1-2 of the compiler: the program's expression graph and every S-Op's value set.
+ *
+ * Value sets decide the residual layout (one direction per value of a categorical S-Op) and the
+ * MLP tables, exactly as Tracr's basis inference does:
+ *   tokens = vocab; indices = 0..N-1; selectorWidth = 0..N; map = f(each input value);
+ *   sequenceMap = f over the product; categorical aggregate = its input's set;
+ *   numerical aggregate of 0/1 values = every fraction j/k (k = 1..N), and 0 (the default).
+ */
+import { compareValues } from './basis';
+import { AnyExpr, AnySOp, Select, SOp, Value } from './rasp';
+
+export interface GraphOptions {
+  vocab: readonly Value[];
+  maxSeqLen: number;
+}
+
+export interface ProgramGraph {
+  output: AnySOp;
+  /** Every S-Op the output depends on, children before parents (a topological order). */
+  sops: AnySOp[];
+  selects: Select[];
+  /** Sorted, duplicate-free possible values of each S-Op. */
+  valueSets: Map<AnySOp, Value[]>;
+}
+
+/** Walks the program from its output, checks it is compilable, and infers value sets. */
+export function buildGraph(program: SOp, opts: GraphOptions): ProgramGraph {
+  const order: AnyExpr[] = [];
+  const seen = new Set<AnyExpr>();
+  const visit = (e: AnyExpr): void => {
+    if (seen.has(e)) return;
+    seen.add(e);
+    for (const c of e.children()) visit(c as AnyExpr);
+    order.push(e); // post-order: children first
+  };
+  visit(program as AnySOp);
+
+  const byLabel = new Map<string, AnyExpr>();
+  for (const e of order) {
+    const other = byLabel.get(e.label);
+    if (other && other !== e) throw new Error(`two different expressions are labelled "${e.label}"; labels must be unique`);
+    byLabel.set(e.label, e);
+    if (e.label === 'one') throw new Error('the label "one" is reserved for the constant residual direction');
+    if ((e.label === 'tokens' && e.kind !== 'tokens') || (e.label === 'indices' && e.kind !== 'indices')) {
+      throw new Error(`the label "${e.label}" is reserved for the primitive`);
+    }
+  }
+
+  const sops = order.filter((e): e is AnySOp => e.kind !== 'select');
+  const selects = order.filter((e): e is Select => e.kind === 'select');
+  for (const s of selects) validateSelect(s);
+  for (const s of sops) validateSOp(s);
+
+  const valueSets = new Map<AnySOp, Value[]>();
+  const N = opts.maxSeqLen;
+  const get = (s: SOp): Value[] => valueSets.get(s as AnySOp)!;
+  for (const s of sops) {
+    let values: Value[];
+    switch (s.kind) {
+      case 'tokens':
+        values = [...opts.vocab];
+        break;
+      case 'indices':
+        values = range(N);
+        break;
+      case 'selector_width':
+        values = range(N + 1);
+        break;
+      case 'map':
+        values = get(s.inner).map((x) => s.f(x)).filter(notNull);
+        break;
+      case 'sequence_map':
+        values = get(s.first).flatMap((x) => get(s.second).map((y) => s.f(x, y))).filter(notNull);
+        break;
+      case 'aggregate':
+        values = s.encoding === 'categorical' ? get(s.sop) : numericalAggregateValues(get(s.sop), N);
+        break;
+    }
+    valueSets.set(s, sortUnique(values));
+  }
+  return { output: program as AnySOp, sops, selects, valueSets };
+}
+
+function validateSelect(s: Select): void {
+  for (const side of [s.keys, s.queries]) {
+    if (side.encoding !== 'categorical') throw new Error(`${s.label}: keys and queries must be categorical (${side.label} is numerical)`);
+  }
+}
+
+function validateSOp(s: AnySOp): void {
+  if (s.kind === 'tokens' || s.kind === 'indices') {
+    if (s.encoding !== 'categorical') throw new Error(`${s.label} must stay categorical`);
+  }
+  if (s.kind === 'selector_width' && s.encoding !== 'categorical') throw new Error(`${s.label}: selectorWidth output must be categorical`);
+  if (s.kind === 'sequence_map') {
+    if (s.first.encoding !== 'categorical' || s.second.encoding !== 'categorical') {
+      throw new Error(`${s.label}: sequenceMap inputs must be categorical`);
+    }
+  }
+  if (s.kind === 'aggregate') {
+    if (s.encoding !== s.sop.encoding) throw new Error(`${s.label}: aggregate encoding must match its input's`);
+    if (s.encoding === 'categorical' && s.defaultValue !== null) throw new Error(`${s.label}: a categorical aggregate's default must be null`);
+    if (s.encoding === 'numerical' && s.defaultValue !== 0) throw new Error(`${s.label}: a numerical aggregate's default must be 0`);
+  }
+}
+
+/**
+ * Means a numerical head can output. For 0/1 inputs: every j/k. Otherwise the input values and 0 —
+ * exact only when each query selects at most one key (Tracr's validator flags other uses).
+ */
+function numericalAggregateValues(input: Value[], N: number): Value[] {
+  const nums = input.map(Number);
+  if (nums.every((v) => v === 0 || v === 1)) {
+    const out: number[] = [0];
+    for (let k = 1; k <= N; k++) for (let j = 0; j <= k; j++) out.push(j / k);
+    return out;
+  }
+  return [0, ...nums];
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+function notNull(v: Value | null): v is Value {
+  return v !== null;
+}
+
+/** Sorted (booleans, numbers, strings) and unique by type and value. */
+export function sortUnique(values: readonly Value[]): Value[] {
+  const seen = new Set<string>();
+  const out: Value[] = [];
+  for (const v of values) {
+    const k = `${typeof v}:${String(v)}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(v);
+  }
+  return out.sort(compareValues);
+}

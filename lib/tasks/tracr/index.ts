@@ -1,0 +1,20 @@
+/** wraplab's Tracr: RASP programs compiled to weights for the engine's Transformer. */
+export * from './rasp';
+export { evaluate, evaluateAll, AmbiguousAggregateError } from './evaluate';
+export type { EvalOptions } from './evaluate';
+export { Space, NamedMatrix, dir, dirKey, dirToString, compareDirections, compareValues } from './basis';
+export type { Direction } from './basis';
+export { buildGraph, sortUnique } from './graph';
+export type { ProgramGraph, GraphOptions } from './graph';
+export * from './blocks';
+export { scheduleNodes } from './schedule';
+export type { Schedule, ScheduleNode, Placement, BlockKind } from './schedule';
+export { ResidualLayout } from './layout';
+export type { SOpLayout, WrittenBy } from './layout';
+export { assembleWeights, modelShape } from './assemble';
+export type { LayerBlocks, EmbeddingSpec } from './assemble';
+export { compile, CompiledProgram, resolveCompileOptions } from './compile';
+export type { CompileOptions, ResolvedCompileOptions } from './compile';
+export { referenceForward } from './referenceForward';
+export type { ReferenceResult } from './referenceForward';
+export * from './programs';
