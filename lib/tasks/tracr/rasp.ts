@@ -43,7 +43,9 @@ export interface Predicate {
 }
 
 /** Tracr's `Comparison`: for LT the test is key < query. EQ/NEQ use pyEq. */
-export const Comparison = {
+export type ComparisonName = 'EQ' | 'NEQ' | 'LT' | 'LEQ' | 'GT' | 'GEQ' | 'TRUE' | 'FALSE';
+
+export const Comparison: Readonly<Record<ComparisonName, Predicate>> = {
   EQ: { name: 'EQ', test: (k: Value, q: Value) => pyEq(k, q) },
   NEQ: { name: 'NEQ', test: (k: Value, q: Value) => !pyEq(k, q) },
   LT: { name: 'LT', test: (k: Value, q: Value) => pyCompare(k, q) < 0 },
@@ -52,7 +54,7 @@ export const Comparison = {
   GEQ: { name: 'GEQ', test: (k: Value, q: Value) => pyCompare(k, q) >= 0 },
   TRUE: { name: 'TRUE', test: () => true },
   FALSE: { name: 'FALSE', test: () => false },
-} as const satisfies Record<string, Predicate>;
+};
 
 /** A custom predicate with a readable name, e.g. predicate('flag_at_1', (flag, idx) => flag === true && idx === 1). */
 export function predicate(name: string, test: (key: Value, query: Value) => boolean): Predicate {
