@@ -1,0 +1,107 @@
+/**
+ * The wraplab command line: list | run | figures | bench. Every command is a thin layer over the library,
+ * so what the CLI does a notebook or a test can do with the same call.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import * as experiments from './experiments';
+import { PRESETS, UsageError, listExperiments, parsePreset, runExperiment } from './experiments';
+import { generateFigures, listFigureSets } from './plots';
+
+void experiments; // importing registers every experiment
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseSeed(v: string): number {
+  if (!/^\d+$/.test(v)) throw new UsageError(`--seed must be a non-negative integer, got "${v}"`);
+  return Number(v);
+}
+
+export function buildCli(): Command {
+  const program = new Command('wraplab')
+    .description('wraplab: mechanistic analysis of fine-tuning (arXiv 2311.12786) in TypeScript')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('list')
+    .description('list experiments, their presets, and figure sets')
+    .action(() => {
+      console.log(`presets: ${PRESETS.join(', ')} (default laptop; env WRAPLAB_PRESET)`);
+      console.log('experiments:');
+      for (const e of listExperiments()) console.log(`  ${e.id.padEnd(28)} ${e.description}`);
+      console.log('figure sets (wraplab figures --only ID|GROUP):');
+      for (const f of listFigureSets()) console.log(`  ${f.id.padEnd(28)} [${f.group}] ${f.title}`);
+    });
+
+  program
+    .command('run')
+    .description('run one experiment (cached by its resolved config) and print the results path')
+    .argument('<id>', 'experiment id (see wraplab list)')
+    .option('-p, --preset <preset>', `one of ${PRESETS.join(', ')}`)
+    .option('-s, --seed <n>', 'seed for data, init and sampling', '0')
+    .option('--set <key=value>', 'override a config key (dotted path), repeatable', collect, [])
+    .option('-o, --out <dir>', 'write the run here instead of data/runs/<hash>')
+    .option('--force', 'recompute even if a finished run exists')
+    .option('--print', 'also print the results JSON')
+    .action(async (id: string, o: { preset?: string; seed: string; set: string[]; out?: string; force?: boolean; print?: boolean }) => {
+      const outcome = await runExperiment(id, { preset: parsePreset(o.preset), seed: parseSeed(o.seed), sets: o.set, out: o.out, force: o.force });
+      if (o.print) console.error(JSON.stringify(outcome.results, null, 2));
+      console.error(outcome.cached ? `wraplab: reused finished run ${outcome.runDir}` : `wraplab: finished ${outcome.runDir}`);
+      console.log(outcome.resultsPath);
+    });
+
+  program
+    .command('figures')
+    .description('regenerate figures and tables from the library (no Jupyter needed)')
+    .option('-p, --preset <preset>', `one of ${PRESETS.join(', ')}`)
+    .option('-s, --seed <n>', 'seed', '0')
+    .option('--only <pattern>', 'figure-set id, group (engine|pcfg|tracr|tinystories) or glob')
+    .option('-o, --out <dir>', 'output folder (default figures/ for laptop, data/figures/<preset>/ otherwise)')
+    .option('--no-images', 'skip PNG/SVG (no Chromium needed)')
+    .action(async (o: { preset?: string; seed: string; only?: string; out?: string; images: boolean }) => {
+      const written = await generateFigures({ preset: parsePreset(o.preset), seed: parseSeed(o.seed), only: o.only, outDir: o.out, images: o.images, log: (s) => console.error(s) });
+      for (const f of written) console.log(f);
+    });
+
+  program
+    .command('bench')
+    .description('time full training steps of the engine (and PyTorch, when installed)')
+    .addOption(new Option('--config <name>', 'bench configuration').choices(['bench', 'pcfg-laptop', 'tinystories-laptop']).default('bench'))
+    .option('--steps <n>', 'timed steps', '10')
+    .option('--json', 'print one JSON object as the last line')
+    .action(async (o: { config: string; steps: string; json?: boolean }) => {
+      let bench: { runBench?: (opts: Record<string, unknown>) => Promise<unknown> };
+      try {
+        bench = require('./engine/bench');
+      } catch {
+        throw new UsageError('the benchmark module is not built yet (lib/engine/bench.ts)');
+      }
+      if (!bench.runBench) throw new UsageError('lib/engine/bench.ts does not export runBench');
+      const steps = Number(o.steps);
+      if (!Number.isInteger(steps) || steps <= 0) throw new UsageError(`--steps must be a positive integer, got "${o.steps}"`);
+      const result = await bench.runBench({ config: o.config, steps, log: (s: string) => console.error(s) });
+      console.log(o.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildCli();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander already printed its message (unknown command/option, missing argument, --help)
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    const err = e as Error;
+    const expected = err instanceof UsageError || err.name === 'CheckpointError' || err.name === 'ChromiumMissingError' || /WRAPLAB_|--set|preset|config/.test(err.message);
+    console.error(`wraplab: ${err.message}`);
+    if (!expected && process.env.WRAPLAB_DEBUG) console.error(err.stack);
+    return expected ? 2 : 1;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Optimizers and learning-rate schedules, with PyTorch's semantics so numbers carry over from the paper:
+ * - AdamW: decoupled weight decay (p -= lr * wd * p), bias-corrected moments (torch.optim.AdamW).
+ * - SGD with momentum: buf = mu * buf + g; p -= lr * buf; optional L2 weight decay added to g (torch.optim.SGD).
+ * - Schedules: linear warmup then cosine decay to minLrRatio * lr, or constant (after warmup).
+ * Optimizer state is exportable so a resumed run continues bit-exactly.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+
+export const OptimizerConfigSchema = z
+  .object({
+    kind: z.enum(['adamw', 'sgd']),
+    lr: z.number().positive(),
+    beta1: z.number().min(0).max(1).default(0.9),
+    beta2: z.number().min(0).max(1).default(0.95),
+    eps: z.number().positive().default(1e-8),
+    weightDecay: z.number().min(0).default(0.1),
+    momentum: z.number().min(0).max(1).default(0.9),
+    /** Global gradient-norm clip; 0 disables. */
+    clipNorm: z.number().min(0).default(1.0),
+  })
+  .strict();
+export type OptimizerConfig = z.output<typeof OptimizerConfigSchema>;
+export type OptimizerConfigInput = z.input<typeof OptimizerConfigSchema>;
+
+export const ScheduleConfigSchema = z
+  .object({
+    kind: z.enum(['cosine', 'constant']),
+    /** Fraction of the run spent in linear warmup. */
+    warmupFrac: z.number().min(0).max(1).default(0),
+    /** Cosine decays to minLrRatio * lr. */
+    minLrRatio: z.number().min(0).max(1).default(0.1),
+  })
+  .strict();
+export type ScheduleConfig = z.output<typeof ScheduleConfigSchema>;
+export type ScheduleConfigInput = z.input<typeof ScheduleConfigSchema>;
+
+/** Learning rate for 0-based `step` of a run of `totalSteps`. */
+export function learningRate(schedule: ScheduleConfig, maxLr: number, step: number, totalSteps: number): number {
+  const warmup = Math.floor(schedule.warmupFrac * totalSteps);
+  if (step < warmup) return (maxLr * (step + 1)) / warmup;
+  if (schedule.kind === 'constant') return maxLr;
+  const minLr = schedule.minLrRatio * maxLr;
+  const span = Math.max(1, totalSteps - warmup);
+  const progress = Math.min(1, (step - warmup) / span);
+  return minLr + 0.5 * (maxLr - minLr) * (1 + Math.cos(Math.PI * progress));
+}
+
+/** Scales gradients in place of the originals so their global L2 norm is at most maxNorm; returns the norm before. */
+export function clipByGlobalNorm(grads: Record<string, tf.Tensor>, maxNorm: number): { grads: Record<string, tf.Tensor>; norm: number } {
+  const names = Object.keys(grads);
+  const normT = tf.tidy(() => tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]))))));
+  const norm = normT.dataSync()[0];
+  normT.dispose();
+  if (!(maxNorm > 0) || norm <= maxNorm) return { grads, norm };
+  // torch.nn.utils.clip_grad_norm_: coefficient max_norm / (norm + 1e-6).
+  const scale = maxNorm / (norm + 1e-6);
+  const out: Record<string, tf.Tensor> = {};
+  for (const n of names) {
+    out[n] = tf.mul(grads[n], scale);
+    grads[n].dispose();
+  }
+  return { grads: out, norm };
+}
+
+export class Optimizer {
+  readonly config: OptimizerConfig;
+  private readonly params: Map<string, tf.Variable>;
+  private readonly decay: Set<string>;
+  /** Adam first/second moments, or the SGD momentum buffer (in m). */
+  private readonly m = new Map<string, tf.Variable>();
+  private readonly v = new Map<string, tf.Variable>();
+  stepCount = 0;
+
+  /** `decayNames`: the parameters weight decay applies to (minGPT: matrices of linear maps). */
+  constructor(config: OptimizerConfigInput, params: Map<string, tf.Variable>, decayNames: Iterable<string>) {
+    this.config = OptimizerConfigSchema.parse(config);
+    this.params = params;
+    this.decay = new Set(decayNames);
+    for (const [name, p] of params) {
+      this.m.set(name, tf.variable(tf.zerosLike(p), false));
+      if (this.config.kind === 'adamw') this.v.set(name, tf.variable(tf.zerosLike(p), false));
+    }
+  }
+
+  /** One update with the given gradients (by parameter name) at learning rate lr. Disposes nothing it was given. */
+  apply(grads: Record<string, tf.Tensor>, lr: number): void {
+    this.stepCount++;
+    const c = this.config;
+    tf.tidy(() => {
+      for (const [name, g] of Object.entries(grads)) {
+        const p = this.params.get(name);
+        if (!p) throw new Error(`optimizer: gradient for unknown parameter ${name}`);
+        const wd = this.decay.has(name) ? c.weightDecay : 0;
+        const m = this.m.get(name)!;
+        if (c.kind === 'adamw') {
+          const v = this.v.get(name)!;
+          const m1 = tf.add(tf.mul(m, c.beta1), tf.mul(g, 1 - c.beta1));
+          const v1 = tf.add(tf.mul(v, c.beta2), tf.mul(tf.square(g), 1 - c.beta2));
+          const bc1 = 1 - Math.pow(c.beta1, this.stepCount);
+          const bc2 = 1 - Math.pow(c.beta2, this.stepCount);
+          // torch: p *= 1 - lr*wd; p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
+          const denom = tf.add(tf.div(tf.sqrt(v1), Math.sqrt(bc2)), c.eps);
+          let next: tf.Tensor = wd > 0 ? tf.mul(p, 1 - lr * wd) : p;
+          next = tf.sub(next, tf.mul(tf.div(m1, denom), lr / bc1));
+          m.assign(m1);
+          v.assign(v1);
+          p.assign(next);
+        } else {
+          const gg = wd > 0 ? tf.add(g, tf.mul(p, wd)) : g;
+          const buf = c.momentum > 0 ? tf.add(tf.mul(m, c.momentum), gg) : gg;
+          if (c.momentum > 0) m.assign(buf);
+          p.assign(tf.sub(p, tf.mul(buf, lr)));
+        }
+      }
+    });
+  }
+
+  /** Moments and step count, for checkpoints. */
+  getState(): { step: number; tensors: Record<string, Float32Array> } {
+    const tensors: Record<string, Float32Array> = {};
+    for (const [n, t] of this.m) tensors[`m.${n}`] = t.dataSync() as Float32Array;
+    for (const [n, t] of this.v) tensors[`v.${n}`] = t.dataSync() as Float32Array;
+    return { step: this.stepCount, tensors };
+  }
+
+  setState(state: { step: number; tensors: Record<string, ArrayLike<number>> }): void {
+    for (const [prefix, store] of [['m', this.m], ['v', this.v]] as const) {
+      for (const [n, t] of store) {
+        const values = state.tensors[`${prefix}.${n}`];
+        if (!values || values.length !== t.size) throw new Error(`optimizer state lacks ${prefix}.${n} (or its size differs)`);
+        const x = tf.tensor(Float32Array.from(values), t.shape);
+        t.assign(x);
+        x.dispose();
+      }
+    }
+    this.stepCount = state.step;
+  }
+
+  dispose(): void {
+    for (const t of this.m.values()) t.dispose();
+    for (const t of this.v.values()) t.dispose();
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Training: one step (forward, backward, clip, update) and the loop around it (schedule, periodic
+ * evaluation, metrics, checkpoints, resume, progress). Data comes from a step-indexed sampler, so a run
+ * resumed from a checkpoint sees exactly the batches an unbroken run would have seen.
+ */
+import * as fs from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import type { Batch, BatchSampler } from './data';
+import type { ForwardOptions, Transformer } from './model';
+import { Optimizer, OptimizerConfigSchema, ScheduleConfigSchema, clipByGlobalNorm, learningRate } from './optim';
+import { createProgress } from './progress';
+import { deriveSeed } from './rng';
+import type { MetricRow, Run } from './runs';
+import { loadWeightsInto, saveModel } from './checkpoint';
+import { writeJsonAtomic } from './fsutil';
+
+export const TrainConfigSchema = z
+  .object({
+    steps: z.number().int().min(0),
+    batchSize: z.number().int().positive(),
+    optimizer: OptimizerConfigSchema,
+    schedule: ScheduleConfigSchema,
+    /** Evaluate every N steps (and at the start and the end); 0 = only at the end. */
+    evalEvery: z.number().int().min(0).default(0),
+    /** Log the training loss every N steps. */
+    logEvery: z.number().int().positive().default(10),
+    /** Save a resumable checkpoint every N steps (only with a Run); 0 = never mid-run. */
+    checkpointEvery: z.number().int().min(0).default(0),
+  })
+  .strict();
+export type TrainConfig = z.output<typeof TrainConfigSchema>;
+export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
+
+export function batchTensors(batch: Batch): { tokens: tf.Tensor2D; targets: tf.Tensor2D; weights: tf.Tensor2D } {
+  const shape: [number, number] = [batch.batchSize, batch.contextLength];
+  return {
+    tokens: tf.tensor2d(batch.tokens, shape, 'int32'),
+    targets: tf.tensor2d(batch.targets, shape, 'int32'),
+    weights: tf.tensor2d(batch.weights, shape, 'float32'),
+  };
+}
+
+export interface StepOptions {
+  /** Only parameters for which this returns true are updated (default: all). */
+  trainable?: (name: string) => boolean;
+  forward?: Omit<ForwardOptions, 'cache'>;
+}
+
+/** Gradients of the batch loss w.r.t. the (trainable) parameters, keyed by parameter name. Caller disposes. */
+export function lossAndGrads(model: Transformer, batch: Batch, opts: StepOptions = {}): { loss: number; grads: Record<string, tf.Tensor> } {
+  const names = [...model.parameters().keys()].filter((n) => !opts.trainable || opts.trainable(n));
+  const vars = names.map((n) => model.param(n));
+  const byVarName = new Map(vars.map((v, i) => [v.name, names[i]]));
+  const t = batchTensors(batch);
+  try {
+    const { value, grads } = tf.variableGrads(() => model.loss(t.tokens, t.targets, t.weights, opts.forward), vars);
+    const loss = value.dataSync()[0];
+    value.dispose();
+    const out: Record<string, tf.Tensor> = {};
+    for (const [vname, g] of Object.entries(grads)) out[byVarName.get(vname)!] = g;
+    return { loss, grads: out };
+  } finally {
+    tf.dispose([t.tokens, t.targets, t.weights]);
+  }
+}
+
+/** One optimisation step. Returns the loss before the update and the gradient norm before clipping. */
+export function trainStep(model: Transformer, optimizer: Optimizer, batch: Batch, lr: number, opts: StepOptions = {}): { loss: number; gradNorm: number } {
+  const { loss, grads } = lossAndGrads(model, batch, opts);
+  const clipped = clipByGlobalNorm(grads, optimizer.config.clipNorm);
+  try {
+    optimizer.apply(clipped.grads, lr);
+  } finally {
+    tf.dispose(Object.values(clipped.grads));
+  }
+  return { loss, gradNorm: clipped.norm };
+}
+
+export type Evaluator = (model: Transformer, step: number) => Record<string, number> | Promise<Record<string, number>>;
+
+export interface TrainOptions extends StepOptions {
+  model: Transformer;
+  sampler: BatchSampler;
+  config: TrainConfigInput;
+  /** Seeds dropout noise; data and init have their own streams. */
+  seed: number;
+  evaluate?: Evaluator;
+  /** With a Run: metrics go to metrics.jsonl, checkpoints allow resuming, and the final model is saved. */
+  run?: Run;
+  label?: string;
+  /** Stop (as if killed) after this many steps of this call; for tests of resuming. */
+  haltAfter?: number;
+  /** Called after every step. */
+  onStep?: (step: number, loss: number) => void;
+}
+
+export interface TrainResult {
+  steps: number;
+  finalLoss: number;
+  metrics: MetricRow[];
+  /** True if the run stopped early because of haltAfter. */
+  halted: boolean;
+}
+
+export class TrainingHalted extends Error {}
+
+/** Trains `model` in place. With a Run that holds a checkpoint, resumes from it. */
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const cfg = TrainConfigSchema.parse(opts.config);
+  const { model, run } = opts;
+  const decay = model.specs.filter((s) => s.decay).map((s) => s.name);
+  const params = new Map([...model.parameters()].filter(([n]) => !opts.trainable || opts.trainable(n)));
+  const optimizer = new Optimizer(cfg.optimizer, params, decay);
+  const label = opts.label ?? 'train';
+  try {
+    let start = 0;
+    if (run && run.checkpointStep() !== null) {
+      start = run.loadCheckpoint(model, optimizer);
+      run.truncateMetrics(start);
+    } else if (run) {
+      run.truncateMetrics(-1);
+    }
+    const metrics: MetricRow[] = run ? run.metrics() : [];
+    const record = (row: MetricRow) => {
+      metrics.push(row);
+      run?.appendMetric(row);
+    };
+    const evaluate = async (step: number) => (opts.evaluate ? await opts.evaluate(model, step) : {});
+
+    if (start === 0 && opts.evaluate && cfg.steps > 0) record({ step: 0, ...(await evaluate(0)) });
+    const progress = createProgress(label, cfg.steps);
+    let loss = NaN;
+    let halted = false;
+    for (let step = start; step < cfg.steps; step++) {
+      if (opts.haltAfter !== undefined && step - start >= opts.haltAfter) {
+        halted = true;
+        break;
+      }
+      const lr = learningRate(cfg.schedule, cfg.optimizer.lr, step, cfg.steps);
+      const batch = opts.sampler(step, cfg.batchSize);
+      const forward = { ...opts.forward, training: true, dropoutSeed: deriveSeed(opts.seed, 'dropout', step) };
+      const out = trainStep(model, optimizer, batch, lr, { trainable: opts.trainable, forward });
+      loss = out.loss;
+      if (!Number.isFinite(loss)) throw new Error(`${label}: loss became ${loss} at step ${step + 1} (lr ${lr}); lower the learning rate`);
+      opts.onStep?.(step + 1, loss);
+      const done = step + 1;
+      const isEval = opts.evaluate && ((cfg.evalEvery > 0 && done % cfg.evalEvery === 0) || done === cfg.steps);
+      const isLog = done % cfg.logEvery === 0 || done === cfg.steps;
+      if (isEval || isLog) {
+        const row: MetricRow = { step: done, loss, lr };
+        if (isEval) Object.assign(row, await evaluate(done));
+        record(row);
+        progress.update(done, pickInfo(row));
+      }
+      if (run && cfg.checkpointEvery > 0 && done % cfg.checkpointEvery === 0 && done < cfg.steps) {
+        run.saveCheckpoint(model, optimizer, done);
+      }
+    }
+    if (!halted) progress.finish(metrics.length ? pickInfo(metrics[metrics.length - 1]) : undefined);
+    return { steps: halted ? -1 : cfg.steps, finalLoss: loss, metrics, halted };
+  } finally {
+    optimizer.dispose();
+  }
+}
+
+function pickInfo(row: MetricRow): Record<string, number | string> {
+  const info: Record<string, number | string> = {};
+  for (const [k, v] of Object.entries(row)) if (k !== 'step' && k !== 'lr') info[k] = v;
+  return info;
+}
+
+/**
+ * Trains a model once per Run and caches the final weights as `model.safetensors`: a second call loads
+ * them instead of training. An interrupted call resumes from the run's checkpoint.
+ */
+export async function trainCached(opts: TrainOptions & { run: Run }): Promise<{ metrics: MetricRow[]; cached: boolean }> {
+  const final = opts.run.file('model.safetensors');
+  const doneMarker = opts.run.file('train-done.json');
+  if (fs.existsSync(final) && fs.existsSync(doneMarker)) {
+    loadWeightsInto(opts.model, final);
+    return { metrics: opts.run.metrics(), cached: true };
+  }
+  const result = await train(opts);
+  if (result.halted) throw new TrainingHalted(`${opts.label ?? 'train'} halted after ${opts.haltAfter} steps`);
+  saveModel(opts.model, final);
+  writeJsonAtomic(doneMarker, { steps: result.steps, finalLoss: result.finalLoss });
+  opts.run.clearCheckpoint();
+  return { metrics: result.metrics, cached: false };
+}

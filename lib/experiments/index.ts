@@ -1,0 +1,3 @@
+/** Importing this module registers every experiment. */
+export * from './registry';
+export * from './demo';

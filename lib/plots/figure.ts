@@ -1,0 +1,86 @@
+/**
+ * Figures are plain plotly.js specs ({data, layout}). One spec becomes:
+ * - a self-contained interactive HTML file (plotly.js-dist inlined: opens offline, anywhere),
+ * - PNG and SVG files rendered by headless Chromium (see render.ts),
+ * - an inline display in a tslab notebook (interactive plotly JSON where the front end renders it —
+ *   VS Code, JupyterLab with the plotly extension — with a PNG fallback for the others).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeFileAtomic } from '../engine/fsutil';
+import { tslab } from '../notebook';
+import { renderImages } from './render';
+
+export interface Figure {
+  data: Record<string, unknown>[];
+  layout: Record<string, unknown>;
+}
+
+export const DEFAULT_SIZE = { width: 800, height: 500 };
+
+let plotlySource: string | null = null;
+export function plotlyJs(): string {
+  if (!plotlySource) plotlySource = fs.readFileSync(require.resolve('plotly.js-dist/plotly.js'), 'utf8');
+  return plotlySource;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Safe to embed in a <script>: no "</script>" can end it early. */
+function scriptJson(v: unknown): string {
+  return JSON.stringify(v).replace(/</g, '\\u003c');
+}
+
+export function figureHtml(fig: Figure, title = String((fig.layout.title as { text?: string })?.text ?? 'wraplab figure')): string {
+  return `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<script>${plotlyJs()}</script></head>
+<body style="margin:0"><div id="fig" style="width:100%;height:100vh"></div>
+<script>Plotly.newPlot('fig', ${scriptJson(fig.data)}, ${scriptJson({ ...fig.layout, autosize: true })}, {responsive: true});</script>
+</body></html>
+`;
+}
+
+export interface SaveOptions {
+  /** Also write PNG and SVG (needs Chromium). Default true. */
+  images?: boolean;
+  width?: number;
+  height?: number;
+}
+
+/** Writes <dir>/<name>.html (+ .png, .svg); returns the paths written. */
+export async function saveFigure(fig: Figure, dir: string, name: string, opts: SaveOptions = {}): Promise<string[]> {
+  fs.mkdirSync(dir, { recursive: true });
+  const base = path.join(dir, name);
+  const written: string[] = [];
+  writeFileAtomic(`${base}.html`, figureHtml(fig));
+  written.push(`${base}.html`);
+  if (opts.images !== false) {
+    const size = { width: opts.width ?? DEFAULT_SIZE.width, height: opts.height ?? DEFAULT_SIZE.height };
+    const { png, svg } = await renderImages(fig, size);
+    writeFileAtomic(`${base}.png`, png);
+    writeFileAtomic(`${base}.svg`, svg);
+    written.push(`${base}.png`, `${base}.svg`);
+  }
+  return written;
+}
+
+/**
+ * Shows a figure inline in a notebook (no-op outside one). Sends plotly's own mime type (interactive where
+ * supported) plus a PNG when Chromium is available, so every Jupyter front end shows something.
+ */
+export async function showFigure(fig: Figure, opts: { width?: number; height?: number } = {}): Promise<void> {
+  const nb = tslab();
+  if (!nb) return;
+  const data: Record<string, unknown> = { 'application/vnd.plotly.v1+json': { data: fig.data, layout: fig.layout } };
+  try {
+    const { png } = await renderImages(fig, { width: opts.width ?? DEFAULT_SIZE.width, height: opts.height ?? DEFAULT_SIZE.height }, { svg: false });
+    data['image/png'] = Buffer.from(png).toString('base64');
+  } catch (e) {
+    data['text/plain'] = `(figure: interactive view needs a plotly-capable front end; PNG fallback unavailable: ${(e as Error).message})`;
+  }
+  const jupyter = require('tslab/dist/jupyter') as { lastWriteDisplayData: (d: unknown, update: boolean) => void };
+  jupyter.lastWriteDisplayData({ data, metadata: {}, transient: {} }, false);
+}

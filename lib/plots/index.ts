@@ -1,0 +1,5 @@
+export * from './figure';
+export * from './render';
+export * from './table';
+export * from './registry';
+export * from './engineFigures';

@@ -1,0 +1,78 @@
+/**
+ * Static export of plotly figures with headless Chromium (Debian's `chromium`, driven by playwright-core).
+ * One browser per process, launched on first use, with plotly loaded once into a blank page; each figure is
+ * then one Plotly.toImage call. Never downloads a browser: set WRAPLAB_CHROMIUM (or CHROME_PATH) or install
+ * Debian's chromium.
+ */
+import * as fs from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import type { Figure } from './figure';
+import { plotlyJs } from './figure';
+
+const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
+
+export class ChromiumMissingError extends Error {}
+
+export function findChromium(): string {
+  const fromEnv = process.env.WRAPLAB_CHROMIUM || process.env.CHROME_PATH;
+  if (fromEnv) {
+    if (!fs.existsSync(fromEnv)) throw new ChromiumMissingError(`WRAPLAB_CHROMIUM=${fromEnv} does not exist; point it at a Chromium/Chrome binary`);
+    return fromEnv;
+  }
+  const found = CANDIDATES.find((p) => fs.existsSync(p));
+  if (!found) {
+    throw new ChromiumMissingError(
+      'PNG/SVG export needs Chromium: install it (Debian: `apt-get install chromium`) or set WRAPLAB_CHROMIUM=/path/to/chromium',
+    );
+  }
+  return found;
+}
+
+let session: Promise<{ browser: Browser; page: Page }> | null = null;
+
+async function openSession(): Promise<{ browser: Browser; page: Page }> {
+  const { chromium } = require('playwright-core') as typeof import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: findChromium(),
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = await browser.newPage();
+  await page.setContent('<!DOCTYPE html><html><body><div id="fig"></div></body></html>');
+  await page.addScriptTag({ content: plotlyJs() });
+  return { browser, page };
+}
+
+export async function renderImages(fig: Figure, size: { width: number; height: number }, opts: { svg?: boolean } = {}): Promise<{ png: Uint8Array; svg: string }> {
+  if (!session) {
+    session = openSession();
+    session.catch(() => {
+      session = null;
+    });
+  }
+  const { page } = await session;
+  const result = await page.evaluate(
+    async ({ fig, size, wantSvg }) => {
+      const P = (globalThis as unknown as { Plotly: { toImage(f: unknown, o: unknown): Promise<string> } }).Plotly;
+      const spec = { data: fig.data, layout: { ...fig.layout, width: size.width, height: size.height } };
+      const png = await P.toImage(spec, { format: 'png', width: size.width, height: size.height, scale: 2 });
+      const svg = wantSvg ? await P.toImage(spec, { format: 'svg', width: size.width, height: size.height }) : '';
+      return { png, svg };
+    },
+    { fig, size, wantSvg: opts.svg !== false },
+  );
+  const png = Buffer.from(result.png.slice(result.png.indexOf(',') + 1), 'base64');
+  const svg = result.svg ? decodeURIComponent(result.svg.slice(result.svg.indexOf(',') + 1)) : '';
+  return { png, svg };
+}
+
+/** Closes the shared browser (call at the end of a CLI command so the process can exit). */
+export async function closeRenderer(): Promise<void> {
+  if (!session) return;
+  const s = session;
+  session = null;
+  try {
+    await (await s).browser.close();
+  } catch {
+    // never opened
+  }
+}
