@@ -19,16 +19,23 @@ export function runReference(cp: CompiledProgram, xs: readonly Value[], padTo?: 
   return { outputs, result, T: ids.length };
 }
 
-/** Compiled outputs equal the evaluator wherever the evaluator is defined (non-null). Returns #positions compared. */
-export function assertMatchesEvaluator(cp: CompiledProgram, program: SOp, xs: readonly Value[], opts: EvalOptions = {}, outputs?: Value[]): number {
+/** Numerical outputs within `tolerance` (1e-6; use ~1e-4 for float32). Compiled outputs equal the evaluator wherever the evaluator is defined (non-null). Returns #positions compared. */
+export function assertMatchesEvaluator(
+  cp: CompiledProgram,
+  program: SOp,
+  xs: readonly Value[],
+  opts: EvalOptions & { tolerance?: number } = {},
+  outputs?: Value[],
+): number {
   const expected = evaluate(program, xs, { causal: cp.options.causal, ...opts });
+  const tolerance = opts.tolerance ?? 1e-6;
   const got = outputs ?? runReference(cp, xs).outputs;
   let compared = 0;
   expected.forEach((e, i) => {
     if (e === null) return;
     compared++;
     if (typeof e === 'number' && cp.outputValues === null) {
-      assert.ok(Math.abs(Number(got[i]) - e) < 1e-6, `${program.label}(${xs.join(' ')}) at ${i}: got ${got[i]}, expected ${e}`);
+      assert.ok(Math.abs(Number(got[i]) - e) < tolerance, `${program.label}(${xs.join(' ')}) at ${i}: got ${got[i]}, expected ${e}`);
     } else {
       assert.equal(got[i], e, `${program.label}(${xs.join(' ')}) at ${i}`);
     }
