@@ -4,6 +4,7 @@ import {
   PCFG_PRESETS,
   PcfgConfig,
   TOK,
+  TaskFamily,
   computeAnswer,
   contextLength,
   decode,
@@ -65,7 +66,14 @@ test('batches: the target at ART is the answer of the row\'s question', () => {
   for (let r = 0; r < 64; r++) {
     const row = [...b.tokens.subarray(r * Tp, (r + 1) * Tp)];
     const toks = decode(row);
-    const family = ({ T_C: 'counting', T_CC: 'countingComposition', T_I: 'indexOfOccurrence', T_IC: 'indexOfComposition', T_T: 'tokenAtIndex' } as const)[toks[1] as 'T_C'];
+    const families: Record<string, TaskFamily> = {
+      T_C: 'counting',
+      T_CC: 'countingComposition',
+      T_I: 'indexOfOccurrence',
+      T_IC: 'indexOfComposition',
+      T_T: 'tokenAtIndex',
+    };
+    const family = families[toks[1]];
     const text = row.slice(L.textStart, L.eot).map((id) => id - TOK.TERMINAL0);
     const answer = computeAnswer(text, family, toks[2], idToNumber(row[L.argument])!);
     const target = b.targets[r * Tp + L.art];
