@@ -13,6 +13,7 @@ import {
   makeMaxIdentifier,
   makeReverse,
   makeSortUnique,
+  map,
   PAPER_READOUT_INDEX,
   SOp,
   tokens,
@@ -278,4 +279,17 @@ test('compile rejects bad options', () => {
   assert.throws(() => compile(makeLength(), { vocab: ['a', 'a'], maxSeqLen: 3 }), /duplicates/);
   assert.throws(() => compile(makeLength(), { vocab: ['a', 'BOS'], maxSeqLen: 3 }), /special/);
   assert.throws(() => compile(makeLength(), { vocab: ['a'], maxSeqLen: 0 }), /maxSeqLen/);
+});
+
+test('numerical -> categorical map (discretising MLP) compiles end to end', () => {
+  const frac = makeFracPrevs((x) => x === 'a');
+  const mostlyA = map((f) => Number(f) > 0.5, frac).named('mostly_a');
+  const cp = compile(mostlyA, { vocab: letters(3), maxSeqLen: 5 });
+  assert.deepEqual(cp.outputValues, [false, true]);
+  for (const xs of allSequences(letters(3), 5)) assertMatchesEvaluator(cp, mostlyA, xs);
+  // The intermediate numerical S-Op decodes to the running fraction.
+  const xs = ['a', 'b', 'a', 'a'];
+  const { result, T } = runReference(cp, xs);
+  const decoded = cp.decodeResidual(result.cache[cp.layout.activationWith('frac_prevs')], T, ['frac_prevs']).get('frac_prevs')!;
+  [1, 0.5, 2 / 3, 0.75].forEach((v, i) => assert.ok(Math.abs(Number(decoded[i]) - v) < 1e-9));
 });
