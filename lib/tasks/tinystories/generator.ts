@@ -272,7 +272,7 @@ function buildOnce(rng: Rng, features: readonly Feature[], config: StoryGenerato
 
   // Instruction words: a noun, a verb and an adjective that appear verbatim in the story.
   const nouns = [cast.toy, cast.place, cast.food].filter((w) => !w.includes(' ') && new RegExp(`\\b${w}\\b`).test(story));
-  const noun = nouns.length > 0 ? rng.pick(nouns) : 'day';
+  const noun = nouns.length > 0 ? rng.pick(nouns) : cast.hero.kind; // every opening names the kind
   const words = rng.shuffle([noun, cast.verb, cast.hero.adj]);
 
   const summaryParts = [

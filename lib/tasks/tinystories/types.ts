@@ -41,11 +41,12 @@ export function hasFeature(story: TinyStory, feature: Feature): boolean {
 /**
  * Sentence splitter used for the "Sentence:" line and by the twist recogniser: a sentence ends at
  * . ! or ? (optionally followed by a closing quote) when whitespace and a capital letter or an
- * opening quote follow. `"Wow!" said Lily.` therefore stays one sentence.
+ * opening quote follow. `"Wow!" said Lily.` therefore stays one sentence, and so does
+ * `Mr. Brown smiled.` (titles are not sentence ends).
  */
 export function splitSentences(text: string): string[] {
   return text
-    .split(/(?<=[.!?]["\u201d]?)\s+(?=["\u201cA-Z])/)
+    .split(/(?<=[.!?]["\u201d]?)(?<!\b(?:Mr|Mrs|Ms|Dr|St|Mt)\.)\s+(?=["\u201cA-Z])/)
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
 }

@@ -1,0 +1,14 @@
+/**
+ * TinyStories data layer of wraplab: procedural stories with plot-level features, the authors'
+ * instruct format, the real-data loader, the deletion/recovery datasets, a word tokenizer, token
+ * batches for LM training and probes, and Twist judges. See docs/tinystories-data.md.
+ */
+export * from './types';
+export type { StoryGeneratorConfig, GeneratedStory } from './generator';
+export { DEFAULT_GENERATOR_CONFIG, generateStory, generateStories, sampleFeatures } from './generator';
+export * from './format';
+export * from './datasets';
+export * from './tokenizer';
+export * from './batches';
+export * from './judge';
+export * from './real';
