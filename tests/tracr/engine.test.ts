@@ -5,7 +5,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '../../lib/engine/backend';
-import { parameterSpecs, Transformer } from '../../lib/engine/model';
+import { parameterSpecs, resolveModelConfig, Transformer } from '../../lib/engine/model';
 import { Rng } from '../../lib/engine/rng';
 import {
   CompiledProgram,
@@ -44,7 +44,7 @@ test('engine Transformer with compiled weights == RASP evaluator (paper Counter,
   await initBackend();
   const program = makeCounter('a');
   const cp = compile(program, { vocab: letters(9), maxSeqLen: 47 });
-  const names = new Set(parameterSpecs(new Transformer(cp.modelConfig, 0).config).map((s) => s.name));
+  const names = new Set(parameterSpecs(resolveModelConfig(cp.modelConfig)).map((s) => s.name));
   assert.deepEqual(new Set(Object.keys(cp.weights)), names, 'weights cover exactly the engine parameters');
   const rng = Rng.derive(2, 'tracr', 'engine', 'counter');
   const inputs: Value[][] = [new Array(47).fill('a'), new Array(47).fill('c'), ['b', 'a']];
