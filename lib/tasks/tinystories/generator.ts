@@ -52,7 +52,7 @@ const PET_NAMES = ['Spot', 'Buddy', 'Fluffy', 'Whiskers', 'Patch', 'Coco', 'Pip'
 const FILLERS = [
   'The {place} was full of {scenery}.',
   '{Hero} [looked at|counted] the {scenery} [by the path|near the water|all around].',
-  '{Friend} [found|picked up] a {adjThing} {thing} and showed it to {Hero}.',
+  '{Friend} [found|picked up] {a_adjThing} {adjThing} {thing} and showed it to {Hero}.',
   'They [ran|skipped|walked|raced] [along the path|up the hill|across the grass] [together|side by side].',
   'They sat [on a bench|under a tree|on a blanket] and ate some {food}.',
   '[The wind|A soft breeze] [moved|shook] the {scenery2} [gently|back and forth].',
@@ -71,7 +71,7 @@ const FILLERS = [
   '{Friend} [laughed|giggled] and [spun around|clapped {fhis} hands].',
   'They [played|tried] {game} [for a while|with some other kids].',
   '{Hero} [climbed|sat] on a [big|flat] rock to [look around|rest].',
-  '[The|A] {colour} {thing} [lay|sat] [in the grass|by the water|under a bush].',
+  'The {colour} {thing} [lay|sat] [in the grass|by the water|under a bush].',
   '{Adult} [waved|smiled] at them from [far away|the window|the gate].',
   'Far away, a [train|truck|bus|tractor] [whistled|honked|rumbled] [over the bridge|down the road].',
   'The air smelled of [rain|grass|pine trees|fresh bread|the sea|cinnamon].',
@@ -125,13 +125,15 @@ function castCharacters(rng: Rng): Cast {
   const petKind = rng.pick(L.PETS);
   const petName = rng.pick(PET_NAMES);
   const animal3 = rng.pick(L.ANIMAL_HEROES);
+  const adjThing = rng.pick(THING_ADJECTIVES);
+  const adjThing2 = rng.pick(THING_ADJECTIVES);
   const ctx: Record<string, string> = {
     Hero: name, kind, adjPerson: adj, a_adj: article(adj),
     Friend: friend, friendKind, a_friendKind: article(friendKind),
     Adult: adult.name,
     petName, pet: `${petName} the ${petKind}`, petKind,
     place, home: rng.pick(L.HOMES), toy, food, thing: rng.pick(L.TOYS), thing2: rng.pick(L.TOYS),
-    adjThing: rng.pick(THING_ADJECTIVES), adjThing2: rng.pick(THING_ADJECTIVES), colour: rng.pick(L.COLOURS),
+    adjThing, a_adjThing: article(adjThing), adjThing2, a_adjThing2: article(adjThing2), colour: rng.pick(L.COLOURS),
     verb: activity.verb, vrest: activity.rest, verb2: verb2.verb,
     time: rng.pick(L.TIMES), weather: rng.pick(L.WEATHER),
     scenery: rng.pick(L.SCENERY), scenery2: rng.pick(L.SCENERY),
@@ -145,7 +147,7 @@ function castCharacters(rng: Rng): Cast {
 
 const OPENINGS = [
   'Once upon a time, there was {a_adj} {adjPerson} {kind} named {Hero}.',
-  'Once upon a time, in a {adjThing2} {home} near the {place}, there lived {a_adj} {adjPerson} {kind} named {Hero}.',
+  'Once upon a time, in {a_adjThing2} {adjThing2} {home} near the {place}, there lived {a_adj} {adjPerson} {kind} named {Hero}.',
   'There once was {a_adj} {adjPerson} {kind} called {Hero}.',
   '{Hero} was {a_adj} {adjPerson} little {kind} who lived in a {home}.',
   'One {time}, {a_adj} {adjPerson} {kind} named {Hero} woke up early.',
@@ -247,7 +249,8 @@ function buildOnce(rng: Rng, features: readonly Feature[], config: StoryGenerato
     speeches.forEach((s, k) => {
       const section = sections[(k + rng.int(0, 2)) % sections.length];
       // Never put speech first in the opening or last in the ending: keep the frame.
-      const lo = section === opening ? section.length : 0;
+      // Speech never comes before the opening's introductions or the outing sentence.
+      const lo = section === opening ? section.length : section === setting ? 1 : 0;
       const hi = section === ending ? section.length : section.length + 1;
       section.splice(rng.int(lo, Math.max(hi, lo + 1)), 0, fill(s.text, ctx, rng));
     });

@@ -13,7 +13,7 @@
  * tests check this on thousands of stories.
  */
 import { Rng } from '../../engine/rng';
-import { Context, fill } from './template';
+import { Context, article, fill } from './template';
 import * as L from './lexicon';
 
 export interface Beat {
@@ -110,7 +110,7 @@ const twistNeighbour: Realiser = (base, rng, { dialogue }) => {
     nadj: rng.pick(['mean', 'grumpy', 'scary', 'nasty']),
   };
   const reveal = dialogue
-    ? '"[I found your {toy}|Is this yours]?" {neighbour} asked [softly|with a smile]. {Nhe} was not {nadj} at all; {nhe} was [just shy|very kind|only lonely].'
+    ? '"[I found your {toy}!|Is this yours?]" {neighbour} said [softly|with a smile]. {Nhe} was not {nadj} at all; {nhe} was [just shy|very kind|only lonely].'
     : '{Neighbour} gave it back with a [big smile|plate of cookies]. {Nhe} was not {nadj} at all; {nhe} was [just shy|very kind|only lonely].';
   return {
     id: 'twist:neighbour',
@@ -250,21 +250,21 @@ const foreMap: Realiser = (base, rng) => {
 
 const foreHandy: Realiser = (base, rng, { dialogue }) => {
   const h = rng.pick(L.HANDY_ITEMS);
-  const ctx = { ...base, item: h.item, need: h.need, use: h.use };
+  const ctx = { ...base, item: h.item, a_item: article(h.item), need: h.need, use: h.use };
   const advice = dialogue
     ? '"Take this {item}. You might need it," {Adult} said.'
     : '{Adult} told {him} that {he} might need it later.';
   return {
     id: 'foreshadowing:handy',
     early: lines([
-      'Before they left, {Adult} gave {Hero} a {item}.',
+      'Before they left, {Adult} gave {Hero} {a_item} {item}.',
       advice,
       '{Hero} thought that was [funny|strange|silly], but {he} [took it anyway|put it in {his} pocket].',
     ], ctx, rng),
     late: lines([
       '[Later|Soon], {need}. {Hero} was glad {he} had the {item}. It {use}.',
     ], ctx, rng),
-    summary: fill('takes a {item} that turns out to be useful', ctx, rng),
+    summary: fill('takes {a_item} {item} that turns out to be useful', ctx, rng),
   };
 };
 

@@ -43,5 +43,5 @@ export function fill(template: string, ctx: Context, rng: Rng): string {
 
 /** "a" or "an" before a word, by its first letter (good enough for this vocabulary). */
 export function article(word: string): string {
-  return /^[aeiou]/i.test(word) ? 'an' : 'a';
+  return /^(?:[aeiou]|hon|hour)/i.test(word) ? 'an' : 'a';
 }
