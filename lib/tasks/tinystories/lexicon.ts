@@ -47,6 +47,8 @@ export const ANIMAL_HEROES = [
   'bunny', 'puppy', 'kitten', 'bear', 'fox', 'mouse', 'duck', 'frog', 'pig', 'owl', 'squirrel', 'lamb', 'turtle',
   'bird', 'monkey', 'elephant', 'lion', 'tiger', 'giraffe', 'zebra', 'hippo', 'penguin', 'deer', 'hedgehog',
   'otter', 'beaver', 'raccoon', 'goat', 'cow', 'horse', 'chick', 'goose', 'seal', 'koala', 'panda', 'kangaroo',
+  'badger', 'mole', 'weasel', 'skunk', 'camel', 'llama', 'moose', 'walrus', 'dolphin', 'whale', 'octopus', 'crab',
+  'parrot', 'peacock', 'flamingo', 'ostrich', 'swan', 'robin', 'sparrow', 'woodpecker', 'bat', 'gorilla',
 ];
 
 /** Small animals that show up in scenes (pets, surprises, neighbours of the forest). */
@@ -61,7 +63,9 @@ export const PLACES = [
   'park', 'forest', 'beach', 'garden', 'farm', 'lake', 'pond', 'river', 'meadow', 'hill', 'zoo', 'playground',
   'school', 'library', 'market', 'bakery', 'jungle', 'field', 'village', 'city', 'castle', 'cave', 'island',
   'backyard', 'barn', 'orchard', 'valley', 'mountain', 'harbor', 'camp', 'fair', 'circus', 'museum', 'store',
-  'toy shop', 'swamp', 'desert', 'town square', 'tree house', 'attic',
+  'toy shop', 'swamp', 'desert', 'town square', 'tree house', 'attic', 'lighthouse', 'stable', 'greenhouse',
+  'kitchen', 'station', 'airport', 'post office', 'aquarium', 'pier', 'dock', 'canyon', 'glacier',
+  'vineyard', 'pasture', 'creek', 'waterfall', 'volcano', 'palace', 'workshop', 'theater', 'stadium', 'hospital',
 ];
 
 export const HOMES = ['house', 'cottage', 'hut', 'nest', 'burrow', 'den', 'cabin', 'tree house', 'farmhouse', 'tent'];
@@ -75,13 +79,21 @@ export const TOYS = [
   'rock', 'feather', 'stick', 'flower', 'leaf', 'acorn', 'pinecone', 'crown', 'wand', 'sword', 'shield',
   'telescope', 'camera', 'map', 'key', 'box', 'basket', 'jar', 'bell', 'rope', 'net', 'swing', 'slide', 'sled',
   'skateboard', 'scooter', 'jigsaw', 'rattle', 'trumpet', 'piano', 'violin', 'chalk', 'pencil', 'notebook',
+  'kazoo', 'tambourine', 'xylophone', 'harp', 'banjo', 'glove', 'sock', 'sweater', 'pillow', 'quilt', 'mirror',
+  'button', 'thimble', 'spoon', 'cup', 'teapot', 'bowl', 'plate', 'brush', 'comb', 'toothbrush', 'sponge', 'towel',
+  'magnet', 'compass', 'lantern', 'candle', 'globe', 'trophy', 'medal', 'coin', 'wallet', 'purse', 'envelope',
+  'postcard', 'poster', 'calendar', 'pinwheel', 'parachute', 'hammock', 'tricycle', 'wheelbarrow', 'rake',
+  'watering can', 'birdhouse', 'fishing rod', 'paddle', 'canoe', 'raft', 'sailboat', 'helmet', 'goggles',
 ];
 
 export const FOODS = [
   'apple', 'banana', 'cake', 'cookie', 'pie', 'sandwich', 'soup', 'bread', 'cheese', 'carrot', 'pear', 'grapes',
   'cherries', 'strawberries', 'honey', 'pizza', 'ice cream', 'candy', 'muffin', 'pancakes', 'corn', 'peas',
   'berries', 'lemonade', 'milk', 'juice', 'popcorn', 'nuts', 'seeds', 'jam', 'rice', 'noodles', 'eggs', 'plum',
-  'peach', 'orange', 'melon', 'cupcake', 'donut', 'waffles',
+  'peach', 'orange', 'melon', 'cupcake', 'donut', 'waffles', 'pretzel', 'biscuit', 'toast', 'oatmeal', 'yogurt',
+  'butter', 'salad', 'potatoes', 'tomatoes', 'cucumber', 'broccoli', 'spinach', 'beans', 'lettuce', 'cereal',
+  'pudding', 'fudge', 'lollipop', 'marshmallows', 'chocolate', 'watermelon', 'pineapple', 'coconut', 'mango',
+  'kiwi', 'lime', 'blueberries', 'raspberries', 'dumplings', 'tacos', 'sausages', 'omelet', 'crackers', 'porridge',
 ];
 
 export const SIZE_ADJECTIVES = ['big', 'little', 'small', 'tiny', 'huge', 'tall', 'long', 'short', 'round', 'giant'];
