@@ -1,7 +1,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BagOfWordsTwistJudge, ExactTwistJudge, generateStories, hasTwistStructure, judgeAccuracy, negatedWords,
+  BagOfWordsTwistJudge, ExactTwistJudge, generateStories, hasTwistStructure, judgeAccuracy, labelTwist, negatedWords,
+  trainTwistClassifier,
 } from '../../lib/tasks/tinystories';
 
 // Held-out: a seed used nowhere else in the tests.
@@ -56,4 +57,13 @@ test('bag-of-words judge learns Twist from procedural stories (held-out accuracy
   const twin = new BagOfWordsTwistJudge({ seed: 1 });
   twin.train(train);
   assert.equal(twin.probability(test[0].text), judge.probability(test[0].text));
+});
+
+test('trainTwistClassifier reports held-out accuracy against the majority baseline', () => {
+  const fit = trainTwistClassifier(labelTwist(heldOut.slice(0, 2000)), 0.25, { seed: 2, epochs: 4 });
+  assert.equal(fit.train.size, 1500);
+  assert.equal(fit.heldOut.size, 500);
+  assert.ok(fit.heldOut.majorityBaseline > 0.6 && fit.heldOut.majorityBaseline < 0.9);
+  assert.ok(fit.heldOut.accuracy > fit.heldOut.majorityBaseline + 0.1, JSON.stringify(fit.heldOut));
+  assert.throws(() => trainTwistClassifier(labelTwist(heldOut.slice(0, 3)), 0), /empty split/);
 });

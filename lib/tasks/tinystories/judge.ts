@@ -192,3 +192,37 @@ export class BagOfWordsTwistJudge implements TwistJudge {
     return j;
   }
 }
+
+/** Stories with their metadata Twist label (the training signal for a classifier judge). */
+export function labelTwist(stories: readonly { story: string; features: readonly string[] }[]): LabelledStory[] {
+  return stories.map((s) => ({ text: s.story, twist: s.features.includes('Twist') }));
+}
+
+export interface ClassifierFit {
+  judge: BagOfWordsTwistJudge;
+  train: TrainReport & { size: number };
+  heldOut: { size: number; accuracy: number; majorityBaseline: number };
+}
+
+/**
+ * Train a bag-of-words judge on labelled stories, holding out the last heldOutFraction (in the
+ * order given) to report accuracy — the real-data stand-in for the paper's 92%-accurate GPT judge.
+ */
+export function trainTwistClassifier(
+  labelled: readonly LabelledStory[],
+  heldOutFraction = 0.2,
+  config: Partial<BagOfWordsConfig> = {},
+): ClassifierFit {
+  const nHeld = Math.round(labelled.length * heldOutFraction);
+  if (nHeld < 1 || nHeld >= labelled.length) throw new Error(`heldOutFraction ${heldOutFraction} leaves an empty split`);
+  const trainSet = labelled.slice(0, labelled.length - nHeld);
+  const heldSet = labelled.slice(labelled.length - nHeld);
+  const judge = new BagOfWordsTwistJudge(config);
+  const report = judge.train(trainSet);
+  const positives = heldSet.filter((d) => d.twist).length / heldSet.length;
+  return {
+    judge,
+    train: { ...report, size: trainSet.length },
+    heldOut: { size: heldSet.length, accuracy: judgeAccuracy(judge, heldSet), majorityBaseline: Math.max(positives, 1 - positives) },
+  };
+}
