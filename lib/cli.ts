@@ -21,7 +21,6 @@ function parseSeed(v: string): number {
 export function buildCli(): Command {
   const program = new Command('wraplab')
     .description('wraplab: mechanistic analysis of fine-tuning (arXiv 2311.12786) in TypeScript')
-    .showHelpAfterError()
     .exitOverride();
 
   program

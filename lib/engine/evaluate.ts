@@ -53,3 +53,11 @@ export function tokenAccuracy(model: Transformer, batch: Batch, opts: Omit<Forwa
   }
   return { tokenAccuracy: total ? correct / total : 0, sequenceAccuracy: B ? rowsRight / B : 0, loss: weightSum ? lossSum / weightSum : 0 };
 }
+
+/** Weighted mean loss of one batch (no gradients). */
+export function batchLoss(model: Transformer, batch: Batch, opts: Omit<ForwardOptions, 'cache'> = {}): number {
+  return tf.tidy(() => {
+    const t = batchTensors(batch);
+    return model.loss(t.tokens, t.targets, t.weights, opts).dataSync()[0];
+  });
+}

@@ -37,7 +37,7 @@ export function attentionFigure(pattern: number[][][], labels: string[], title: 
     z: p,
     x: labels.map((l, i) => `${i}:${l}`),
     y: labels.map((l, i) => `${i}:${l}`),
-    colorscale: 'Blues',
+    colorscale: [[0, '#ffffff'], [1, '#08306b']],
     zmin: 0,
     zmax: 1,
     showscale: h === H - 1,

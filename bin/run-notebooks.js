@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+'use strict';
+// npm run notebooks -- [--preset P] [PATTERN]: execute notebooks headless; non-zero exit on any cell error.
+const path = require('node:path');
+const fs = require('node:fs');
+const lib = path.join(__dirname, '..', 'dist', 'lib', 'jupyter.js');
+if (!fs.existsSync(lib)) {
+  console.error('run-notebooks: the library is not built; run `npm run build` first');
+  process.exit(2);
+}
+const { executeNotebooks } = require(lib);
+const { parsePreset } = require(path.join(__dirname, '..', 'dist', 'lib', 'experiments', 'registry.js'));
+const args = process.argv.slice(2);
+let preset;
+let pattern;
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--preset' || args[i] === '-p') preset = args[++i];
+  else if (args[i].startsWith('--preset=')) preset = args[i].slice(9);
+  else if (args[i].startsWith('-')) {
+    console.error(`run-notebooks: unknown option ${args[i]}; usage: npm run notebooks -- [--preset smoke|laptop|paper] [PATTERN]`);
+    process.exit(2);
+  } else pattern = args[i];
+}
+(async () => {
+  try {
+    const runs = await executeNotebooks({ preset: parsePreset(preset), pattern, log: (s) => console.error(s) });
+    const failed = runs.filter((r) => !r.ok);
+    for (const r of failed) console.error(`\n--- ${path.basename(r.notebook)} failed ---\n${r.error}`);
+    for (const r of runs) console.log(r.output);
+    console.error(`notebooks: ${runs.length - failed.length} passed, ${failed.length} failed`);
+    process.exit(failed.length ? 1 : 0);
+  } catch (e) {
+    console.error(`run-notebooks: ${e.message}`);
+    process.exit(2);
+  }
+})();

@@ -1,0 +1,89 @@
+/**
+ * Jupyter integration without touching the user's global Jupyter config: the tslab kernel spec lives in
+ * <project>/.jupyter/kernels/tslab (found through JUPYTER_PATH), and notebooks execute headless through
+ * Jupyter's nbconvert/nbclient. Used by `npm run notebooks`, `npm run jupyter` and the tests.
+ */
+import { spawnSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeJsonAtomic } from './engine/fsutil';
+import { projectRoot } from './engine/runs';
+import { PRESETS, Preset, UsageError } from './experiments/registry';
+
+export const KERNEL_NAME = 'tslab';
+
+/** Writes the project-local tslab kernel spec (absolute paths: Jupyter 7.4 has no {resource_dir}); returns JUPYTER_PATH. */
+export function installKernelSpec(root = projectRoot()): string {
+  const tslabBin = path.join(root, 'node_modules', 'tslab', 'bin', 'tslab');
+  if (!fs.existsSync(tslabBin)) throw new UsageError(`tslab is not installed (${tslabBin} missing); run npm ci`);
+  const jupyterPath = path.join(root, '.jupyter');
+  writeJsonAtomic(path.join(jupyterPath, 'kernels', KERNEL_NAME, 'kernel.json'), {
+    argv: [process.execPath, tslabBin, 'kernel', '--config-path', '{connection_file}'],
+    display_name: 'TypeScript (wraplab tslab)',
+    language: 'typescript',
+  });
+  return jupyterPath;
+}
+
+/** The jupyter executable, or a clear error naming the fix. */
+export function findJupyter(): string {
+  const candidates = [process.env.WRAPLAB_JUPYTER, 'jupyter'].filter(Boolean) as string[];
+  for (const c of candidates) {
+    const r = spawnSync(c, ['nbconvert', '--version'], { encoding: 'utf8' });
+    if (r.status === 0) return c;
+  }
+  throw new UsageError(
+    'executing notebooks needs Jupyter nbconvert and nbclient: install them (Debian: `apt-get install jupyter-nbconvert python3-nbclient python3-ipykernel`), or set WRAPLAB_JUPYTER to a jupyter executable',
+  );
+}
+
+export function listNotebooks(pattern?: string, root = projectRoot()): string[] {
+  const dir = path.join(root, 'notebooks');
+  const all = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb')).sort() : [];
+  const chosen = pattern ? all.filter((f) => f.includes(pattern)) : all;
+  if (chosen.length === 0) throw new UsageError(`no notebook in ${dir} matches "${pattern ?? ''}"; have: ${all.join(', ') || '(none)'}`);
+  return chosen.map((f) => path.join(dir, f));
+}
+
+export interface NotebookRun {
+  notebook: string;
+  output: string;
+  ok: boolean;
+  seconds: number;
+  error?: string;
+}
+
+/** Executes notebooks headless at a preset; each executed copy goes to outDir. Stops at nothing: reports all. */
+export async function executeNotebooks(opts: { preset: Preset; pattern?: string; outDir?: string; timeoutSeconds?: number; log?: (s: string) => void }): Promise<NotebookRun[]> {
+  if (!(PRESETS as readonly string[]).includes(opts.preset)) throw new UsageError(`unknown preset "${opts.preset}"`);
+  const root = projectRoot();
+  if (!fs.existsSync(path.join(root, 'dist', 'lib', 'index.js'))) throw new UsageError('the library is not built: run `npm run build` first (notebooks import dist/)');
+  const jupyter = findJupyter();
+  const jupyterPath = installKernelSpec(root);
+  const outDir = opts.outDir ?? path.join(root, 'data', 'notebooks-executed', opts.preset);
+  fs.mkdirSync(outDir, { recursive: true });
+  const results: NotebookRun[] = [];
+  for (const nb of listNotebooks(opts.pattern, root)) {
+    const start = Date.now();
+    opts.log?.(`notebooks: executing ${path.basename(nb)} (preset ${opts.preset})`);
+    const args = [
+      'nbconvert', '--to', 'notebook', '--execute',
+      `--ExecutePreprocessor.kernel_name=${KERNEL_NAME}`,
+      `--ExecutePreprocessor.timeout=${opts.timeoutSeconds ?? 3600}`,
+      '--output-dir', outDir, nb,
+    ];
+    const env = { ...process.env, JUPYTER_PATH: jupyterPath, WRAPLAB_PRESET: opts.preset };
+    const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      const child = spawn(jupyter, args, { env, cwd: path.dirname(nb) });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.stdout.on('data', () => {});
+      child.on('close', (c) => resolve({ code: c ?? 1, stderr: err }));
+    });
+    const run: NotebookRun = { notebook: nb, output: path.join(outDir, path.basename(nb)), ok: code === 0, seconds: (Date.now() - start) / 1000 };
+    if (!run.ok) run.error = stderr.split('\n').filter((l) => l.trim()).slice(-25).join('\n');
+    opts.log?.(`notebooks: ${path.basename(nb)} ${run.ok ? 'ok' : 'FAILED'} in ${run.seconds.toFixed(1)}s`);
+    results.push(run);
+  }
+  return results;
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything wraplab needs on a fresh Debian machine: system packages for headless notebooks
+# (Jupyter nbconvert/nbclient) and static figure export (Chromium), then the npm packages (which also
+# builds the library into dist/). Safe to rerun: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=()
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || packages+=(chromium fonts-dejavu-core)
+if ! /usr/bin/python3 -c 'import nbclient, nbconvert' >/dev/null 2>&1 || ! command -v jupyter >/dev/null 2>&1; then
+  packages+=(jupyter-nbconvert python3-nbclient python3-ipykernel)
+fi
+if ((${#packages[@]})); then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "install.sh: need root (or sudo) to apt-get install ${packages[*]}" >&2; exit 1; }
+    SUDO=sudo
+  fi
+  echo "install.sh: apt-get install ${packages[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${packages[@]}" >/dev/null
+fi
+
+# npm ci installs the exact lockfile and runs `prepare` (tsc -> dist/). tfjs-node is optional: where it cannot
+# download its native library (no internet), npm skips it and wraplab uses the wasm backend.
+npm ci --no-audit --no-fund

@@ -1,0 +1,48 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { projectRoot } from '../../lib/engine/runs';
+
+const bin = path.join(projectRoot(), 'bin', 'wraplab.js');
+const cli = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, WRAPLAB_QUIET: '1', WRAPLAB_DATA: fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-cli-')) } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+test('wraplab list shows experiments and presets', () => {
+  const r = cli('list');
+  assert.equal(r.code, 0);
+  assert.match(r.out, /demo-sort/);
+  assert.match(r.out, /smoke, laptop, paper/);
+});
+
+test('bad input exits non-zero with one clear message', () => {
+  const cases: [string[], RegExp][] = [
+    [['run', 'nope'], /unknown experiment "nope"/],
+    [['run', 'demo-sort', '--preset', 'huge'], /unknown preset "huge"/],
+    [['run', 'demo-sort', '--preset', 'smoke', '--set', 'model.bogus=1'], /unknown config key "model.bogus"/],
+    [['run', 'demo-sort', '--preset', 'smoke', '--set', 'train.steps=abc'], /train.steps/],
+    [['run', 'demo-sort', '--seed', 'x'], /--seed must be a non-negative integer/],
+    [['figures', '--only', 'no-such-figure', '--no-images'], /no figure set matches/],
+    [['frobnicate'], /unknown command/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = cli(...args);
+    assert.notEqual(r.code, 0, args.join(' '));
+    assert.match(r.err, pattern, args.join(' '));
+    assert.ok(r.err.trim().split('\n').length <= 3, `one clear message for ${args.join(' ')}: ${r.err}`);
+  }
+});
+
+test('wraplab run prints the results path of a finished run', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-cli-run-'));
+  const r = cli('run', 'demo-sort', '--preset', 'smoke', '--set', 'train.steps=5', '--set', 'evalSize=16', '--out', out);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out.trim(), path.join(out, 'results.json'));
+  const results = JSON.parse(fs.readFileSync(r.out.trim(), 'utf8'));
+  assert.equal(results.experiment, 'demo-sort');
+  assert.equal(typeof results.results.tokenAccuracy, 'number');
+});
