@@ -2,5 +2,9 @@
 export * from './engine';
 export * from './experiments';
 export * from './plots';
+export * from './analysis';
 export * from './notebook';
 export * as toy from './tasks/toy/sort';
+export * as pcfg from './tasks/pcfg';
+export * as tracr from './tasks/tracr';
+export * as tinystories from './tasks/tinystories';

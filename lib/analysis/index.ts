@@ -1,0 +1,4 @@
+export * from './prune';
+export * from './probe';
+export * from './curves';
+export * from './attention';
