@@ -1,3 +1,4 @@
 /** Importing this module registers every experiment. */
 export * from './registry';
 export * from './demo';
+export * from './grid';
