@@ -1,6 +1,5 @@
 /** Config pieces shared by experiment schemas. Strict objects: an unknown key is an error, not a silent no-op. */
 import { z } from 'zod';
-import { OptimizerConfigSchema, ScheduleConfigSchema } from '../engine/optim';
 
 export const ModelShapeSchema = z
   .object({
@@ -16,14 +15,5 @@ export const ModelShapeSchema = z
   .strict();
 export type ModelShape = z.output<typeof ModelShapeSchema>;
 
-export const TrainingSchema = z
-  .object({
-    steps: z.number().int().min(0),
-    batchSize: z.number().int().positive(),
-    optimizer: OptimizerConfigSchema,
-    schedule: ScheduleConfigSchema,
-    evalEvery: z.number().int().min(0).default(0),
-    logEvery: z.number().int().positive().default(10),
-    checkpointEvery: z.number().int().min(0).default(0),
-  })
-  .strict();
+/** The trainer's own config schema (steps, batch, optimizer, schedule, eval/log/checkpoint cadence). */
+export { TrainConfigSchema as TrainingSchema } from '../engine/train';
