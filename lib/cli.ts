@@ -1,11 +1,12 @@
 /**
- * The wraplab command line: list | run | figures | bench. Every command is a thin layer over the library,
+ * The wraplab command line: list | run | figures | bench | sweep. Every command is a thin layer over the library,
  * so what the CLI does a notebook or a test can do with the same call.
  */
 import { Command, CommanderError, Option } from 'commander';
 import * as experiments from './experiments';
 import { PRESETS, UsageError, listExperiments, parsePreset, runExperiment } from './experiments';
 import { generateFigures, listFigureSets } from './plots';
+import { addSweepCommands, useParallelGrid } from './sweep';
 
 void experiments; // importing registers every experiment
 
@@ -84,11 +85,14 @@ export function buildCli(): Command {
       console.log(o.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
     });
 
+  addSweepCommands(program);
+
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildCli();
+  useParallelGrid(); // figure grids train one worker per core ($WRAPLAB_JOBS=1: sequential, in this process)
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

@@ -1,0 +1,159 @@
+/**
+ * A sweep spec: one experiment at one preset, run for every combination of a grid of --set overrides
+ * (and/or an explicit list of override sets) and every seed. Written as a JSON file or given as CLI flags:
+ *
+ *   { "name": "demo-lr", "experiment": "demo-sort", "preset": "smoke", "seeds": [0, 1],
+ *     "grid": { "train.optimizer.lr": [0.001, 0.003] }, "sets": ["train.steps=100"] }
+ *
+ * expands to 4 tasks (2 learning rates x 2 seeds), each with the fixed sets first, then its own.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { expandGrid } from '../experiments/grid';
+import { PRESETS, UsageError, getExperiment } from '../experiments/registry';
+
+const SetString = z.string().regex(/^[^=]+=/, 'an override is "key.path=value"');
+const GridValue = z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.unknown()), z.record(z.unknown())]);
+
+export const SweepSpecSchema = z
+  .object({
+    /** Names the sweep's folder (data/sweeps/<name>); defaults to the spec file's name. */
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').optional(),
+    experiment: z.string().min(1),
+    preset: z.enum(PRESETS),
+    seeds: z.array(z.number().int().min(0)).min(1).default([0]),
+    /** Cartesian product: every key's values against every other key's. */
+    grid: z.record(z.array(GridValue).min(1, 'a grid key needs at least one value')).default({}),
+    /** Explicit override sets, each crossed with the grid (for combinations a grid cannot express). */
+    list: z.array(z.array(SetString)).min(1).optional(),
+    /** Overrides every task gets, before its own. */
+    sets: z.array(SetString).default([]),
+  })
+  .strict();
+export type SweepSpecInput = z.input<typeof SweepSpecSchema>;
+export type SweepSpec = z.output<typeof SweepSpecSchema> & { name: string };
+
+/** One run of a sweep: what `runExperiment(experiment, {preset, seed, sets})` gets. */
+export interface SweepTask {
+  /** Position in the expanded sweep (stable while the spec does not change). */
+  index: number;
+  experiment: string;
+  preset: string;
+  seed: number;
+  /** Fixed sets, then this task's list entry, then its grid combination. */
+  sets: string[];
+  /** Only the overrides that vary across the sweep (list + grid), for labels and tables. */
+  varying: string[];
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`).join('; ');
+}
+
+/** Validates a spec object; `fallbackName` is used when it has no name. Throws UsageError naming every problem. */
+export function parseSweepSpec(raw: unknown, fallbackName?: string): SweepSpec {
+  const parsed = SweepSpecSchema.safeParse(raw);
+  if (!parsed.success) throw new UsageError(`invalid sweep spec: ${formatIssues(parsed.error)}`);
+  const spec = parsed.data;
+  getExperiment(spec.experiment); // unknown id -> UsageError listing the known ones
+  const name = spec.name ?? fallbackName ?? spec.experiment;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new UsageError(`invalid sweep name "${name}"; set "name" (letters, digits, . _ -)`);
+  return { ...spec, name };
+}
+
+/** Reads and validates a JSON spec file. */
+export function loadSweepSpec(file: string): SweepSpec {
+  if (!fs.existsSync(file)) throw new UsageError(`sweep spec ${file} does not exist`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`sweep spec ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  return parseSweepSpec(raw, path.basename(file).replace(/\.json$/i, ''));
+}
+
+/** Parses `1,2,5` and `0-3` (and mixes: `0-2,7`) into seeds. */
+export function parseSeeds(text: string): number[] {
+  const seeds: number[] = [];
+  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const range = /^(\d+)-(\d+)$/.exec(part);
+    if (range) {
+      const [lo, hi] = [Number(range[1]), Number(range[2])];
+      if (hi < lo) throw new UsageError(`--seeds range ${part} is empty`);
+      for (let s = lo; s <= hi; s++) seeds.push(s);
+    } else if (/^\d+$/.test(part)) {
+      seeds.push(Number(part));
+    } else {
+      throw new UsageError(`--seeds takes non-negative integers and ranges like 0-3, got "${part}"`);
+    }
+  }
+  if (seeds.length === 0) throw new UsageError('--seeds is empty');
+  return seeds;
+}
+
+/** `key=v1,v2,v3` -> [key, [v1, v2, v3]], each value parsed as JSON when it parses (as --set does). */
+export function parseGridFlag(flag: string): [string, unknown[]] {
+  const eq = flag.indexOf('=');
+  if (eq <= 0 || eq === flag.length - 1) throw new UsageError(`--grid needs key=value1,value2,..., got "${flag}"`);
+  const values = flag
+    .slice(eq + 1)
+    .split(',')
+    .map((v) => {
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        return v;
+      }
+    });
+  return [flag.slice(0, eq), values];
+}
+
+export interface SweepFlags {
+  name?: string;
+  experiment?: string;
+  preset?: string;
+  seeds?: string;
+  grid?: string[];
+  set?: string[];
+}
+
+/** Builds a spec from CLI flags, or loads SPEC and lets the flags override its fields. */
+export function specFromCli(file: string | undefined, flags: SweepFlags): SweepSpec {
+  let raw: Record<string, unknown> = {};
+  let fallbackName: string | undefined;
+  if (file) {
+    const base = loadSweepSpec(file);
+    raw = { ...base };
+    fallbackName = base.name;
+  } else if (!flags.experiment) {
+    throw new UsageError('give a sweep spec file, or --experiment ID (with --preset, --seeds, --grid key=v1,v2, --set key=v)');
+  }
+  if (flags.name) raw.name = flags.name;
+  if (flags.experiment) raw.experiment = flags.experiment;
+  if (flags.preset) raw.preset = flags.preset;
+  if (flags.seeds) raw.seeds = parseSeeds(flags.seeds);
+  if (flags.grid?.length) raw.grid = { ...((raw.grid as object) ?? {}), ...Object.fromEntries(flags.grid.map(parseGridFlag)) };
+  if (flags.set?.length) raw.sets = [...((raw.sets as string[]) ?? []), ...flags.set];
+  return parseSweepSpec(raw, fallbackName);
+}
+
+/** Every task of the sweep, in a fixed order: list entry, then grid combination, then seed (innermost). */
+export function expandSweep(spec: SweepSpec): SweepTask[] {
+  const tasks: SweepTask[] = [];
+  for (const entry of spec.list ?? [[]]) {
+    for (const combo of expandGrid(spec.grid)) {
+      for (const seed of spec.seeds) {
+        const varying = [...entry, ...combo];
+        tasks.push({ index: tasks.length, experiment: spec.experiment, preset: spec.preset, seed, sets: [...spec.sets, ...varying], varying });
+      }
+    }
+  }
+  return tasks;
+}
+
+/** A short human label: `[3] seed=1 train.optimizer.lr=0.003`. */
+export function taskLabel(task: SweepTask): string {
+  return [`[${task.index}]`, `seed=${task.seed}`, ...task.varying].join(' ');
+}
