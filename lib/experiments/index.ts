@@ -2,3 +2,4 @@
 export * from './registry';
 export * from './demo';
 export * from './grid';
+export * from './pcfg';

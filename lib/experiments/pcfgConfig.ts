@@ -1,0 +1,142 @@
+/**
+ * Configs of the PCFG experiments (paper §2, §4): the data scale, the pretraining stage, the fine-tuning
+ * stage and the stages trained back on the pretraining task (reFT, Scr.+FT). Every experiment config is
+ * built from these pieces, so a stage's config (and therefore its cache key) is the same wherever it is used.
+ *
+ * Three scales, one per preset (numbers and the reasons in docs/pcfg-experiments.md):
+ *   smoke  — seconds: proves the pipeline, not the science.
+ *   laptop — the README's calibration (text 32, count window 16, Counting + Index of occurrence, d_model 64,
+ *            3 layers, 4 heads, answer token weighted 20x), shortened to fit the 2-core machine.
+ *   paper  — the paper's hyper-parameters (250-token text, 6 layers x 6 heads x 192, 200K / 10K iterations,
+ *            batch 96, warmup 20%, min LR = max / 100).
+ */
+import { z } from 'zod';
+import { PCFG_PRESETS, PRIORS, TASK_FAMILIES, type PcfgConfig, type PriorName, type TaskFamily } from '../tasks/pcfg';
+import type { Preset } from './registry';
+import { ModelShapeSchema, TrainingSchema } from './schemas';
+
+const priorNames = Object.keys(PRIORS) as [PriorName, ...PriorName[]];
+
+export const PcfgDataSchema = z
+  .object({
+    textLength: z.number().int().min(2).max(250),
+    countWindow: z.number().int().positive(),
+    occurrence: z.number().int().positive(),
+    families: z.array(z.enum(TASK_FAMILIES as [TaskFamily, ...TaskFamily[]])).min(1),
+    /** A named prior (L, M, H, ...) or [P(a), P(b), P(c)] (Scr.+FT pretrains with b dominant). */
+    prior: z.union([z.enum(priorNames), z.tuple([z.number().min(0), z.number().min(0), z.number().min(0)])]),
+  })
+  .strict();
+export type PcfgData = z.output<typeof PcfgDataSchema>;
+
+export const PretrainStageSchema = z
+  .object({
+    data: PcfgDataSchema,
+    model: ModelShapeSchema,
+    train: TrainingSchema,
+    /** Loss weight of the answer token (all other tokens weigh 1); 1 = the paper's plain next-token loss. */
+    answerWeight: z.number().min(0),
+    /** Size of each fixed evaluation set (count a, count b, ... on C_Te = 0). */
+    evalSize: z.number().int().positive(),
+  })
+  .strict();
+export type PretrainStage = z.output<typeof PretrainStageSchema>;
+
+/** A fine-tuning run: O_FT = b (Counter: count b; Indexer: index of the k-th b), answer-only loss. */
+export const FinetuneStageSchema = z
+  .object({
+    task: z.enum(['counter', 'indexer']),
+    lr: z.number().positive(),
+    /** C_Tr: fraction of training texts carrying the spurious correlation. */
+    cTrain: z.number().min(0).max(1),
+    /** App. E.1: fraction of rows drawn from the pretraining distribution instead (0 = none). */
+    pretrainFraction: z.number().min(0).max(1).default(0),
+    steps: z.number().int().positive(),
+    batchSize: z.number().int().positive(),
+    warmupFrac: z.number().min(0).max(1),
+    minLrRatio: z.number().min(0).max(1),
+    /** Evaluate Acc O_PT / Acc O_FT on C_Te = 0 and 1 every this many steps (and at 0 and the end). */
+    evalEvery: z.number().int().positive(),
+    evalSize: z.number().int().positive(),
+  })
+  .strict();
+export type FinetuneStage = z.output<typeof FinetuneStageSchema>;
+
+/** Training back on the pretraining task (count a on plain texts, answer-only): reFT and Scr.+FT. */
+export const ReftStageSchema = z
+  .object({
+    lr: z.number().positive(),
+    steps: z.number().int().positive(),
+    batchSize: z.number().int().positive(),
+    warmupFrac: z.number().min(0).max(1),
+    minLrRatio: z.number().min(0).max(1),
+    /** Evaluations at log-spaced steps (this many per decade), for the paper's log-x curves. */
+    evalPerDecade: z.number().int().positive(),
+    evalSize: z.number().int().positive(),
+  })
+  .strict();
+export type ReftStage = z.output<typeof ReftStageSchema>;
+
+/** The paper's fine-tuning learning rates (App. C.2); `laptop` rescales them (docs/pcfg-experiments.md). */
+export type LrName = 'L' | 'M' | 'S';
+
+export interface PcfgScale {
+  pretrain: z.input<typeof PretrainStageSchema>;
+  finetune: z.input<typeof FinetuneStageSchema>;
+  reft: z.input<typeof ReftStageSchema>;
+  /** eta_L / eta_M / eta_S of this scale. */
+  lrs: Record<LrName, number>;
+  /** The Scr.+FT model's pretraining prior: a and b roles swapped. */
+  scratchPrior: [number, number, number];
+}
+
+const adamw = (lr: number) => ({ kind: 'adamw' as const, lr, beta1: 0.9, beta2: 0.95, weightDecay: 0.1, clipNorm: 1 });
+
+const dataOf = (p: PcfgConfig) => ({ ...p, families: [...p.families], prior: p.prior as PriorName });
+
+export const PCFG_SCALES: Record<Preset, PcfgScale> = {
+  smoke: {
+    pretrain: {
+      data: dataOf(PCFG_PRESETS.smoke),
+      model: { dModel: 32, nLayers: 2, nHeads: 2 },
+      train: { steps: 250, batchSize: 32, optimizer: adamw(3e-3), schedule: { kind: 'cosine', warmupFrac: 0.1, minLrRatio: 0.1 }, evalEvery: 125, logEvery: 25, checkpointEvery: 0 },
+      answerWeight: 20,
+      evalSize: 96,
+    },
+    finetune: { task: 'counter', lr: 1e-3, cTrain: 1, steps: 40, batchSize: 32, warmupFrac: 0.1, minLrRatio: 0.1, evalEvery: 20, evalSize: 96 },
+    reft: { lr: 1e-3, steps: 40, batchSize: 32, warmupFrac: 0, minLrRatio: 0.1, evalPerDecade: 3, evalSize: 96 },
+    lrs: { L: 3e-3, M: 1e-3, S: 1e-4 },
+    scratchPrior: [0.001, 0.999, 0],
+  },
+  laptop: {
+    pretrain: {
+      data: dataOf(PCFG_PRESETS.laptop),
+      model: { dModel: 64, nLayers: 3, nHeads: 4 },
+      train: { steps: 1200, batchSize: 64, optimizer: adamw(1e-3), schedule: { kind: 'cosine', warmupFrac: 0.1, minLrRatio: 0.01 }, evalEvery: 300, logEvery: 25, checkpointEvery: 200 },
+      answerWeight: 20,
+      evalSize: 200,
+    },
+    finetune: { task: 'counter', lr: 4e-5, cTrain: 1, steps: 300, batchSize: 64, warmupFrac: 0.2, minLrRatio: 0.01, evalEvery: 30, evalSize: 200 },
+    reft: { lr: 4e-5, steps: 300, batchSize: 64, warmupFrac: 0, minLrRatio: 0.01, evalPerDecade: 6, evalSize: 200 },
+    lrs: { L: 4e-4, M: 4e-5, S: 4e-6 },
+    scratchPrior: [0.001, 0.999, 0],
+  },
+  paper: {
+    pretrain: {
+      data: dataOf(PCFG_PRESETS.paper),
+      model: { dModel: 192, nLayers: 6, nHeads: 6, dropout: 0.1 },
+      train: { steps: 200_000, batchSize: 96, optimizer: adamw(1e-3), schedule: { kind: 'cosine', warmupFrac: 0.2, minLrRatio: 0.01 }, evalEvery: 10_000, logEvery: 100, checkpointEvery: 5_000 },
+      answerWeight: 1,
+      evalSize: 2000,
+    },
+    finetune: { task: 'counter', lr: 1e-5, cTrain: 1, steps: 10_000, batchSize: 96, warmupFrac: 0.2, minLrRatio: 0.01, evalEvery: 500, evalSize: 2000 },
+    reft: { lr: 1e-5, steps: 10_000, batchSize: 96, warmupFrac: 0.2, minLrRatio: 0.01, evalPerDecade: 8, evalSize: 2000 },
+    lrs: { L: 1e-4, M: 1e-5, S: 1e-6 },
+    scratchPrior: [0.001, 0.999, 0],
+  },
+};
+
+/** The paper's main-text training correlations and test correlations. */
+export const C_TRAINS = [0, 0.5, 0.8, 1] as const;
+export const C_TESTS = [0, 1] as const;
+export const PRIOR_NAMES = ['L', 'M', 'H'] as const;
