@@ -188,7 +188,7 @@ registerExperiment({
   presets: presetsOf((p) => ({
     pretrain: PCFG_SCALES[p].pretrain,
     finetune: null,
-    probe: p === 'smoke' ? { trainSize: 256, testSize: 128, steps: 300, lr: 1e-2, batchSize: 64 } : p === 'laptop' ? { trainSize: 2000, testSize: 500, steps: 1500, lr: 1e-2, batchSize: 128 } : { trainSize: 20000, testSize: 2000, steps: 4000, lr: 1e-3, batchSize: 96 },
+    probe: p === 'smoke' ? { trainSize: 256, testSize: 128, steps: 200, lr: 1e-2, batchSize: 64 } : p === 'laptop' ? { trainSize: 2000, testSize: 500, steps: 1500, lr: 1e-2, batchSize: 128 } : { trainSize: 20000, testSize: 2000, steps: 4000, lr: 1e-3, batchSize: 96 },
   })),
   async run(cfg, ctx): Promise<PcfgProbeResults> {
     const stage = cfg.finetune ? finetuneStage(cfg.pretrain, cfg.finetune, ctx.seed, { runsRoot: ctx.runsRoot }) : pretrainStage(cfg.pretrain, ctx.seed, { runsRoot: ctx.runsRoot });
@@ -274,3 +274,4 @@ registerExperiment({
 export * from './pcfgConfig';
 export * from './pcfgEval';
 export * from './pcfgStages';
+export * from './pcfgPaper';

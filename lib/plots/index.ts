@@ -3,3 +3,4 @@ export * from './render';
 export * from './table';
 export * from './registry';
 export * from './engineFigures';
+export * from './pcfgFigures';
