@@ -54,6 +54,18 @@ class FileBlob {
   }
 }
 
+/**
+ * Emscripten ref()s a worker while its pthread runs; the XNNPACK pool threads run forever (parked on a
+ * futex), which would keep Node from exiting. They hold no work of their own between kernel calls.
+ */
+function unrefPoolWorkers(backend: tf.KernelBackend): void {
+  type Pool = { runningWorkers?: { unref(): void }[] };
+  const pool = (backend as unknown as { wasm?: { PThread?: Pool } }).wasm?.PThread;
+  const unref = () => pool?.runningWorkers?.forEach((w) => w.unref());
+  unref();
+  setImmediate(unref); // a worker that finished loading after init is started (and ref'd) a tick later
+}
+
 let installedThreads: number | null = null;
 let threadsInUse = 1;
 
@@ -94,6 +106,7 @@ export function installWasmThreads(threads: number): boolean {
     try {
       const backend = await original();
       threadsInUse = wasmPkg.getThreadsCount();
+      unrefPoolWorkers(backend);
       return backend;
     } catch {
       tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
