@@ -436,21 +436,21 @@ const GELU_S = Math.sqrt(2 / Math.PI);
 
 /**
  * GELU, tanh approximation (minGPT's NewGELU, PyTorch's approximate='tanh'):
- * 0.5 x (1 + tanh(s (x + a x^3))). The gradient is written out, reusing tanh from the forward pass:
- * autodiff through pow(x, 3) costs two slow Pow kernels per call and twice the elementwise ops.
+ * 0.5 x (1 + tanh(u)), u = s (x + a x^3). Computed as the identical x * sigmoid(2u), because
+ * 1 + tanh(u) = 2 sigmoid(2u), and on wasm sigmoid is a vectorised XNNPACK kernel while tanh and pow are
+ * scalar loops 20-50x slower. The gradient is written out and reuses sigmoid from the forward pass:
+ * d/dx = g + x g (1 - g) 2s (1 + 3a x^2), g = sigmoid(2u).
  */
 export const gelu = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  const x2 = tf.square(x);
-  const t = tf.tanh(tf.mul(tf.mul(x, tf.add(tf.mul(x2, GELU_A), 1)), GELU_S));
-  save([x, t]);
-  const value = tf.mul(tf.mul(x, 0.5), tf.add(t, 1));
-  // d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) s (1 + 3 a x^2)
+  const g = tf.sigmoid(tf.mul(x, tf.add(tf.mul(tf.square(x), 2 * GELU_S * GELU_A), 2 * GELU_S)));
+  save([x, g]);
   const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
-    const [xs, ts] = saved;
-    const slope = tf.mul(tf.mul(xs, tf.sub(1, tf.square(ts))), tf.add(tf.mul(tf.square(xs), 3 * GELU_A * GELU_S), GELU_S));
-    return tf.mul(dy, tf.mul(tf.add(tf.add(ts, 1), slope), 0.5));
+    const [xs, gs] = saved;
+    const du = tf.add(tf.mul(tf.square(xs), 6 * GELU_S * GELU_A), 2 * GELU_S); // d(2u)/dx
+    const slope = tf.mul(tf.mul(xs, tf.mul(gs, tf.sub(1, gs))), du);
+    return tf.mul(dy, tf.add(gs, slope));
   };
-  return { value, gradFunc };
+  return { value: tf.mul(x, g), gradFunc };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
 
 /** sum_t w_t * CE(logits_t, target_t) / sum_t w_t. */
