@@ -3,3 +3,5 @@ export * from './registry';
 export * from './demo';
 export * from './grid';
 export * from './pcfg';
+export * from './tracr';
+export * from './tinystories';

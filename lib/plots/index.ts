@@ -4,3 +4,4 @@ export * from './table';
 export * from './registry';
 export * from './engineFigures';
 export * from './pcfgFigures';
+export * from './tracrFigures';

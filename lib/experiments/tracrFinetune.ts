@@ -1,0 +1,175 @@
+/**
+ * tracr-finetune: one cell of the paper's Table 3 — a compiled program fine-tuned at one LR and one C_Tr —
+ * with what Figs 10 / 39–54 look at: the capability head's attention (compiled vs fine-tuned) and the
+ * MLP activations on a fixed example. Figure builders run the LR x C_Tr grid through runGrid.
+ */
+import { z } from 'zod';
+import { attentionPattern, patternDistance } from '../analysis/attention';
+import { registerExperiment } from './registry';
+import { Preset } from './registry';
+import { makeTracrTask, TRACR_PROGRAMS, TracrTask, TracrTasksSchema, tracrTestSets } from './tracrData';
+import {
+  capabilityAttention,
+  compiledModel,
+  tracrFinetuneStage,
+  mlpHiddenOf,
+  TracrAccuracy,
+  tracrAccuracy,
+  TracrTrainConfig,
+  TracrTrainSchema,
+} from './tracrStages';
+import type { Transformer } from '../engine/model';
+import type { MetricRow } from '../engine/runs';
+
+/** Example inputs of the maps: paper Fig. 10's `t t t t b t a t b b t` (t = another letter) and Fig. 13's. */
+export const ExamplesSchema = z.object({ counter: z.string().min(2), maxIdentifier: z.string().min(2) }).strict();
+
+export const TracrFinetuneSchema = z
+  .object({
+    program: z.enum(TRACR_PROGRAMS),
+    tasks: TracrTasksSchema,
+    cTr: z.number().min(0).max(1),
+    ft: TracrTrainSchema,
+    /** Size of each test set (C_Te = 0 and C_Te = 1). */
+    evalSize: z.number().int().positive(),
+    examples: ExamplesSchema,
+  })
+  .strict();
+export type TracrFinetuneConfig = z.output<typeof TracrFinetuneSchema>;
+
+/** Data configs of the presets. Laptop/smoke shrink the Counter's N (47 in the paper) to fit 2 CPU cores. */
+export const TRACR_TASKS: Record<Preset, z.input<typeof TracrTasksSchema>> = {
+  smoke: {
+    counter: { compile: 'tracr', letters: 9, maxSeqLen: 8, minLen: 5, maxLen: 8, q: 1 },
+    maxIdentifier: { compile: 'tracr', letters: 16, maxSeqLen: 8, nTokens: 7, rankPT: 4, rankFT: 5, q: 1 },
+  },
+  laptop: {
+    counter: { compile: 'tracr', letters: 9, maxSeqLen: 16, minLen: 8, maxLen: 16, q: 1 },
+    maxIdentifier: { compile: 'tracr', letters: 26, maxSeqLen: 14, nTokens: 10, rankPT: 4, rankFT: 5, q: 1 },
+  },
+  paper: {
+    counter: { compile: 'tracr', letters: 9, maxSeqLen: 47, minLen: 40, maxLen: 47, q: 1 },
+    maxIdentifier: { compile: 'tracr', letters: 26, maxSeqLen: 14, nTokens: 10, rankPT: 4, rankFT: 5, q: 1 },
+  },
+};
+
+/** Training hyperparameters per preset (paper: batch 96, 10K steps, 2K warmup, cosine to 1/100). */
+export const TRACR_TRAIN: Record<Preset, TracrTrainConfig> = {
+  smoke: { lr: 1e-2, steps: 60, batchSize: 32, warmupFrac: 0.2, minLrRatio: 0.01, momentum: 0.9, clipNorm: 1, noiseStd: 1e-4, evalEvery: 20 },
+  // noiseStd: the paper's 1e-3 already breaks the compiled Counter at N = 16 (42% count-a accuracy, 0% at N = 47,
+  // measured: the SelectorWidth MLP's large activations amplify noise in its output weights), so the small
+  // presets use 1e-4, which keeps the compiled capability at 100%.
+  laptop: { lr: 1e-2, steps: 300, batchSize: 32, warmupFrac: 0.2, minLrRatio: 0.01, momentum: 0.9, clipNorm: 1, noiseStd: 1e-4, evalEvery: 50 },
+  paper: { lr: 1e-2, steps: 10000, batchSize: 96, warmupFrac: 0.2, minLrRatio: 0.01, momentum: 0.9, clipNorm: 1, noiseStd: 1e-3, evalEvery: 500 },
+};
+export const TRACR_EVAL_SIZE: Record<Preset, number> = { smoke: 128, laptop: 400, paper: 1000 };
+export const TRACR_EXAMPLES = { counter: 'cdefbgahbbi', maxIdentifier: 'bdafhmxpqn' };
+export const SMOKE_EXAMPLES = { counter: 'cbagbbd', maxIdentifier: 'bdafhmo' };
+
+/** The paper's LRs (App. C.1): η_L, η_M, η_S, η_VS. */
+export const TRACR_LRS = { L: 1e-1, M: 1e-2, S: 1e-3, VS: 1e-4 } as const;
+/** The paper's C_Tr sweep (Table 3). */
+export const TRACR_CTRS = [0, 0.2, 0.5, 0.6, 0.8, 0.9, 1] as const;
+
+export interface MapsOf<T> {
+  compiled: T;
+  finetuned: T;
+}
+
+export interface TracrFinetuneResults {
+  program: string;
+  lr: number;
+  cTr: number;
+  operands: { pt: string; ft: string };
+  /** The noised compiled model before any step. */
+  before: TracrAccuracy;
+  after: TracrAccuracy;
+  /** Capability head at the readout query, averaged over C_Te = 0 samples: mass on PT / FT operand keys. */
+  attention: MapsOf<{ ptMass: number; ftMass: number }> & { layer: number; drift: number[] };
+  /** Attention patterns (head 0, [query][key]) and MLP hidden activations ([position][channel]) on the example. */
+  example: { tokens: string[]; attention: MapsOf<number[][][]>; mlp: MapsOf<number[][][]> };
+  curve: MetricRow[];
+  params: number;
+  finalLoss: number;
+}
+
+/** Builds the example's token ids (the example string is trimmed to the context). */
+export function exampleIds(task: TracrTask, text: string): { ids: number[]; tokens: string[] } {
+  const xs = text.split('').slice(0, task.compiled.options.maxSeqLen);
+  const ids = task.compiled.encode(xs);
+  return { ids, tokens: task.compiled.decodeTokens(ids).map((t) => (t === task.compiled.options.bos ? 'BOS' : String(t))) };
+}
+
+/** Attention maps (head 0) and MLP activations of every layer of a model on one input. */
+export function exampleMaps(model: Transformer, ids: number[]): { attention: number[][][]; mlp: number[][][] } {
+  const L = model.config.nLayers;
+  const attention = Array.from({ length: L }, (_, l) => attentionPattern(model, ids, l)[0]);
+  const mlp = Array.from({ length: L }, (_, l) => mlpHiddenOf(model, ids, l));
+  return { attention, mlp };
+}
+
+/** Mean |Δ pattern| per layer between two models over the first `n` C_Te = 0 samples. */
+export function attentionDrift(a: Transformer, b: Transformer, inputs: number[][], n = 16): number[] {
+  const L = a.config.nLayers;
+  return Array.from({ length: L }, (_, l) => {
+    let s = 0;
+    const m = Math.min(n, inputs.length);
+    for (let i = 0; i < m; i++) s += patternDistance(attentionPattern(a, inputs[i], l), attentionPattern(b, inputs[i], l));
+    return s / m;
+  });
+}
+
+export function accFromRow(r: MetricRow | undefined): TracrAccuracy {
+  const v = (k: string) => (typeof r?.[k] === 'number' ? (r[k] as number) : NaN);
+  return { cTe0: { pt: v('accPT_cTe0'), ft: v('accFT_cTe0') }, cTe1: { pt: v('accPT_cTe1'), ft: v('accFT_cTe1') } };
+}
+
+export const tracrFinetune = registerExperiment({
+  id: 'tracr-finetune',
+  title: 'Tracr: fine-tune a compiled program (one Table 3 cell)',
+  description:
+    'Compiled Counter (count a) or Max-identifier, weight noise, SGD+momentum fine-tuning on O_FT with a C_Tr fraction of spuriously correlated data; Acc O_PT / O_FT on C_Te = 0 and 1, capability-head attention and MLP activations before and after.',
+  version: 1,
+  schema: TracrFinetuneSchema,
+  presets: {
+    smoke: { program: 'counter', tasks: TRACR_TASKS.smoke, cTr: 1, ft: TRACR_TRAIN.smoke, evalSize: TRACR_EVAL_SIZE.smoke, examples: SMOKE_EXAMPLES },
+    laptop: { program: 'counter', tasks: TRACR_TASKS.laptop, cTr: 1, ft: TRACR_TRAIN.laptop, evalSize: TRACR_EVAL_SIZE.laptop, examples: TRACR_EXAMPLES },
+    paper: { program: 'counter', tasks: TRACR_TASKS.paper, cTr: 1, ft: TRACR_TRAIN.paper, evalSize: TRACR_EVAL_SIZE.paper, examples: TRACR_EXAMPLES },
+  },
+  async run(cfg, ctx): Promise<TracrFinetuneResults> {
+    const task = makeTracrTask(cfg.program, cfg.tasks);
+    const stage = await tracrFinetuneStage({ program: cfg.program, tasks: cfg.tasks, cTr: cfg.cTr, hp: cfg.ft, seed: ctx.seed, evalSize: cfg.evalSize, runsRoot: ctx.runsRoot });
+    const compiled = compiledModel(task.compiled);
+    try {
+      const tests = tracrTestSets(task, ctx.seed, cfg.evalSize);
+      const head = task.capabilityHead!;
+      const ex = exampleIds(task, cfg.program === 'counter' ? cfg.examples.counter : cfg.examples.maxIdentifier);
+      const mapsC = exampleMaps(compiled, ex.ids);
+      const mapsF = exampleMaps(stage.model, ex.ids);
+      const T = tests.cTe0.batch.contextLength;
+      const inputs = Array.from({ length: 16 }, (_, i) => Array.from(tests.cTe0.batch.tokens.subarray(i * T, (i + 1) * T)));
+      const last = [...stage.metrics].reverse().find((r) => typeof r.loss === 'number');
+      return {
+        program: cfg.program,
+        lr: cfg.ft.lr,
+        cTr: cfg.cTr,
+        operands: task.operandNames,
+        before: accFromRow(stage.metrics.find((r) => r.step === 0)),
+        after: tracrAccuracy(stage.model, task, tests),
+        attention: {
+          layer: head.layer,
+          compiled: capabilityAttention(compiled, task, tests.cTe0),
+          finetuned: capabilityAttention(stage.model, task, tests.cTe0),
+          drift: attentionDrift(compiled, stage.model, inputs),
+        },
+        example: { tokens: ex.tokens, attention: { compiled: mapsC.attention, finetuned: mapsF.attention }, mlp: { compiled: mapsC.mlp, finetuned: mapsF.mlp } },
+        curve: stage.metrics.filter((r) => typeof r.accPT_cTe0 === 'number'),
+        params: stage.model.numParams(),
+        finalLoss: typeof last?.loss === 'number' ? last.loss : NaN,
+      };
+    } finally {
+      compiled.dispose();
+      stage.model.dispose();
+    }
+  },
+});
