@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { canonicalJson, readJson, writeFileAtomic, writeJsonAtomic } from './fsutil';
 import { loadWeightsInto, saveModel } from './checkpoint';
@@ -191,9 +192,75 @@ export class Run {
     return state.step;
   }
 
+  /**
+   * Runs `fn` holding this run against other processes (parallel grid workers, Slurm tasks) that need the
+   * same run, e.g. a pretraining stage shared by several fine-tuning runs: they wait until it is free, then
+   * find it finished instead of training it twice into the same files. Re-entrant within a process. The
+   * holder touches the lock every LOCK_HEARTBEAT_MS; a lock whose process is gone (same host) or whose
+   * heartbeat stopped (any host) is taken over.
+   */
+  async withLock<T>(fn: () => Promise<T>): Promise<T> {
+    const file = this.file('lock');
+    if (heldLocks.has(file)) return fn();
+    let announced = false;
+    for (;;) {
+      try {
+        fs.writeFileSync(file, JSON.stringify({ pid: process.pid, host: os.hostname() }), { flag: 'wx' });
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      if (lockIsStale(file)) {
+        fs.rmSync(file, { force: true });
+        continue;
+      }
+      if (!announced && process.env.WRAPLAB_QUIET !== '1') console.error(`wraplab: waiting for ${this.dir} (another process is computing it)`);
+      announced = true;
+      await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+    }
+    heldLocks.add(file);
+    const heartbeat = setInterval(() => {
+      const now = new Date();
+      try {
+        fs.utimesSync(file, now, now);
+      } catch {
+        // removed under us: nothing to keep alive
+      }
+    }, LOCK_HEARTBEAT_MS);
+    heartbeat.unref();
+    try {
+      return await fn();
+    } finally {
+      clearInterval(heartbeat);
+      heldLocks.delete(file);
+      fs.rmSync(file, { force: true });
+    }
+  }
+
   /** Deletes the resume checkpoint (once the final model and results are written). */
   clearCheckpoint(): void {
     fs.rmSync(this.file('checkpoint'), { recursive: true, force: true });
+  }
+}
+
+const LOCK_POLL_MS = 500;
+const LOCK_HEARTBEAT_MS = 20_000;
+const heldLocks = new Set<string>();
+
+function lockIsStale(file: string): boolean {
+  try {
+    const age = Date.now() - fs.statSync(file).mtimeMs;
+    if (age > 6 * LOCK_HEARTBEAT_MS) return true;
+    const owner = JSON.parse(fs.readFileSync(file, 'utf8')) as { pid: number; host: string };
+    if (owner.host !== os.hostname()) return false;
+    try {
+      process.kill(owner.pid, 0);
+      return false;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code !== 'EPERM';
+    }
+  } catch {
+    return !fs.existsSync(file) ? false : Date.now() - fs.statSync(file).mtimeMs > 5_000; // half-written by a killed holder
   }
 }
 

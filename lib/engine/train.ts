@@ -175,16 +175,19 @@ function pickInfo(row: MetricRow): Record<string, number | string> {
  * them instead of training. An interrupted call resumes from the run's checkpoint.
  */
 export async function trainCached(opts: TrainOptions & { run: Run }): Promise<{ metrics: MetricRow[]; cached: boolean }> {
-  const final = opts.run.file('model.safetensors');
-  const doneMarker = opts.run.file('train-done.json');
-  if (fs.existsSync(final) && fs.existsSync(doneMarker)) {
-    loadWeightsInto(opts.model, final);
-    return { metrics: opts.run.metrics(), cached: true };
-  }
-  const result = await train(opts);
-  if (result.halted) throw new TrainingHalted(`${opts.label ?? 'train'} halted after ${opts.haltAfter} steps`);
-  saveModel(opts.model, final);
-  writeJsonAtomic(doneMarker, { steps: result.steps, finalLoss: result.finalLoss });
-  opts.run.clearCheckpoint();
-  return { metrics: result.metrics, cached: false };
+  // Locked: parallel workers that share this stage wait for it instead of training it twice into the same files.
+  return opts.run.withLock(async () => {
+    const final = opts.run.file('model.safetensors');
+    const doneMarker = opts.run.file('train-done.json');
+    if (fs.existsSync(final) && fs.existsSync(doneMarker)) {
+      loadWeightsInto(opts.model, final);
+      return { metrics: opts.run.metrics(), cached: true };
+    }
+    const result = await train(opts);
+    if (result.halted) throw new TrainingHalted(`${opts.label ?? 'train'} halted after ${opts.haltAfter} steps`);
+    saveModel(opts.model, final);
+    writeJsonAtomic(doneMarker, { steps: result.steps, finalLoss: result.finalLoss });
+    opts.run.clearCheckpoint();
+    return { metrics: result.metrics, cached: false };
+  });
 }

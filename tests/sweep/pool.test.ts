@@ -96,19 +96,20 @@ test('local pool: a killed worker does not stop the sweep; the rerun resumes it 
   assert.match(csv[0], /^index,experiment,preset,seed,model\.nHeads,run,tokenAccuracy,/);
 });
 
-test('parallel grid runner: same outcomes as the sequential runner, computed in workers', async () => {
+test('parallel grid runner: same outcomes as the sequential runner, computed in workers; a failure names its log', async () => {
   const requests = [0, 1, 0].map((seed) => ({ experiment: 'demo-sort', preset: 'smoke', seed, sets: ['train.steps=20', 'evalSize=16'] }));
   freshData('grid-seq');
   const sequential = await runGrid(requests);
   const dataPar = freshData('grid-par');
   const prev = setGridRunner(parallelGridRunner({ jobs: 2 }));
   try {
-    const parallel = await runGrid(requests);
+    // nHeads=64 > dModel=32 fails at model construction; the other runs still finish, in workers.
+    const failing = { ...requests[0], sets: ['model.nHeads=64'] };
+    await assert.rejects(runGrid([...requests, failing]), /1 of 3 grid runs failed:\n {2}demo-sort \[3\] seed=0 model\.nHeads=64: model config: dHead must be a positive integer.*\(log: .*\.log\)/);
+    assert.equal(fs.readdirSync(path.join(dataPar, 'sweeps', '_grid', 'logs')).length, 3, 'three distinct runs, each in a worker');
+    const parallel = await runGrid(requests); // now all cached
     assert.deepEqual(parallel.map((o) => o.results), sequential.map((o) => o.results));
     assert.deepEqual(parallel.map((o) => path.basename(o.runDir)), sequential.map((o) => path.basename(o.runDir)));
-    assert.equal(fs.readdirSync(path.join(dataPar, 'sweeps', '_grid', 'logs')).length, 2, 'two distinct runs, each in a worker');
-    // A failing run makes the grid throw, naming the run and its log.
-    await assert.rejects(runGrid([...requests, { ...requests[0], sets: ['model.nHeads=64'] }, { ...requests[1], sets: ['model.nHeads=64'] }]), /2 of 2 grid runs failed:[^]*model\.nHeads=64[^]*log: /);
   } finally {
     setGridRunner(prev);
   }
