@@ -1,0 +1,163 @@
+/**
+ * TinyStories experiments (paper §5, Fig 11, Table 1, Figs 31-38):
+ *  - tinystories-reft: pretrain ("Present in PT") and a no-Twist control ("Not in PT"); delete Twist by
+ *    fine-tuning on F / F+R / F+MM at LR S and M; reverse fine-tune every deleted model and the control on
+ *    Twist stories. Reports losses and the Twist rate of sampled stories through deletion and reFT.
+ *  - tinystories-probe: linear multi-label probes per block on the frozen models (both pretrained, the six
+ *    deleted ones).
+ * Both run the shared, cached stages of tinystoriesStages.ts.
+ */
+import { registerExperiment } from './registry';
+import {
+  DELETION_LRS, DELETION_PROTOCOLS, DeletionLr, DeletionProtocol, ReftSource, TinyStoriesConfig, TinyStoriesSchema,
+  TwistEvaluation, deletionStage, evaluatedRows, pretrainStage, reftLabel, reftStage, tinyStoriesData,
+} from './tinystoriesStages';
+import { ProbeAccuracy, probeStage } from './tinystoriesProbe';
+import { z } from 'zod';
+
+type Input = z.input<typeof TinyStoriesSchema>;
+
+const llama = { norm: 'rmsnorm', activation: 'swiglu', positions: 'rope', dropout: 0 } as const;
+
+/** Smoke: CI-sized, exercises every stage in well under a minute; its numbers mean nothing. */
+const smoke: Input = {
+  corpus: { stories: 500, minWords: 20, maxWords: 180, maxFeatures: 3, vocabSize: 4096 },
+  model: { dModel: 32, nLayers: 2, nHeads: 2, dMlp: 64, ...llama },
+  contextLength: 80,
+  pretrain: { steps: 20, batchSize: 8, optimizer: { kind: 'adamw', lr: 3e-3 }, schedule: { kind: 'cosine', warmupFrac: 0.1, minLrRatio: 0.1 }, logEvery: 10 },
+  deletion: { steps: 4, batchSize: 8, lrS: 3e-4, lrM: 1e-3, evalSteps: [4] },
+  reft: { steps: 4, batchSize: 8, lr: 3e-4, evalSteps: [0, 1, 4], tableSteps: [0, 1, 4] },
+  evaluation: { lossStories: 8, prompts: 4, maxNewTokens: 16, temperature: 1 },
+  probe: { trainStories: 48, testStories: 10, steps: 60, lr: 1e-2, batchSize: 32 },
+};
+
+/**
+ * Laptop: sized from measurements on the shared 2-core machine (see figures/README.md for the wall time).
+ * The paper's 4000-step reFT with evaluations at 0/30/300/3000 becomes 300 steps with 0/3/30/300.
+ */
+const laptop: Input = {
+  corpus: { stories: 12000, minWords: 20, maxWords: 180, maxFeatures: 3, vocabSize: 4096 },
+  model: { dModel: 64, nLayers: 4, nHeads: 4, dMlp: 176, ...llama },
+  contextLength: 320,
+  pretrain: { steps: 1200, batchSize: 16, optimizer: { kind: 'adamw', lr: 3e-3 }, schedule: { kind: 'cosine', warmupFrac: 0.05, minLrRatio: 0.1 }, logEvery: 20, checkpointEvery: 200 },
+  deletion: { steps: 150, batchSize: 16, lrS: 3e-4, lrM: 1e-3, evalSteps: [0, 10, 50, 150] },
+  reft: { steps: 300, batchSize: 16, lr: 3e-4, evalSteps: [0, 3, 10, 30, 100, 300], tableSteps: [0, 3, 30, 300] },
+  evaluation: { lossStories: 48, prompts: 32, maxNewTokens: 260, temperature: 1 },
+  probe: { trainStories: 1200, testStories: 240, steps: 1500, lr: 1e-3, batchSize: 128 },
+};
+
+/** Paper: the authors' shape (91M, 12 x 768) and schedule; needs a GPU backend, never run here. */
+const paper: Input = {
+  corpus: { stories: 200000, minWords: 80, maxWords: 250, maxFeatures: 3, vocabSize: 8192 },
+  model: { dModel: 768, nLayers: 12, nHeads: 12, dMlp: 2048, ...llama },
+  contextLength: 512,
+  pretrain: { steps: 30000, batchSize: 128, optimizer: { kind: 'adamw', lr: 1e-3 }, schedule: { kind: 'cosine', warmupFrac: 0.033, minLrRatio: 0 }, logEvery: 100, checkpointEvery: 1000 },
+  deletion: { steps: 4000, batchSize: 128, lrS: 1e-5, lrM: 1e-4, evalSteps: [0, 30, 300, 1500, 3000, 4000] },
+  reft: { steps: 4000, batchSize: 128, lr: 1e-5, evalSteps: [0, 1, 3, 10, 30, 100, 300, 1000, 3000, 4000], tableSteps: [0, 30, 300, 3000] },
+  evaluation: { lossStories: 512, prompts: 16, maxNewTokens: 350, temperature: 1 },
+  probe: { trainStories: 20000, testStories: 2000, steps: 2000, lr: 1e-3, batchSize: 128 },
+};
+
+export const TINYSTORIES_PRESETS = { smoke, laptop, paper };
+
+export interface CurveRow extends TwistEvaluation {
+  step: number;
+}
+
+export interface TinyStoriesReftResults {
+  pretrained: { present: TwistEvaluation; absent: TwistEvaluation };
+  /** Losses and Twist rate during deletion, per protocol and LR. */
+  deletion: { protocol: DeletionProtocol; lr: DeletionLr; curve: CurveRow[] }[];
+  /** During reFT: the six deleted models and the control ("Not in PT"). */
+  reft: { label: string; protocol: DeletionProtocol | null; lr: DeletionLr | null; curve: CurveRow[]; trainLoss: { step: number; loss: number }[] }[];
+  /** Table 1 analog: % of sampled stories with a Twist at the table's reFT steps. */
+  table: { label: string; steps: number[]; twistPercent: number[] }[];
+}
+
+function curve(rows: ReturnType<typeof evaluatedRows>): CurveRow[] {
+  return rows.map((r) => ({ step: r.step, lossTwist: r.lossTwist, lossNoTwist: r.lossNoTwist, lossAdversarial: r.lossAdversarial, twistRate: r.twistRate }));
+}
+
+function finalEval(rows: ReturnType<typeof evaluatedRows>): TwistEvaluation {
+  const { step: _step, ...last } = curve(rows).at(-1)!;
+  return last;
+}
+
+export const tinyStoriesReft = registerExperiment({
+  id: 'tinystories-reft',
+  title: 'TinyStories: deleting and reviving Twist (Table 1, Fig 11 right, Figs 31-34)',
+  description: 'Pretrain with and without Twist stories, delete Twist by F / F+R / F+MM fine-tuning at LR S and M, reverse fine-tune on Twist stories; losses and Twist rate of sampled stories.',
+  version: 1,
+  schema: TinyStoriesSchema,
+  presets: TINYSTORIES_PRESETS,
+  async run(cfg: TinyStoriesConfig, ctx): Promise<TinyStoriesReftResults> {
+    const seed = ctx.seed;
+    const pre = {} as TinyStoriesReftResults['pretrained'];
+    for (const variant of ['present', 'absent'] as const) {
+      const stage = await pretrainStage(cfg, seed, variant);
+      pre[variant] = finalEval(evaluatedRows(stage.metrics));
+      stage.model.dispose();
+    }
+    const deletion: TinyStoriesReftResults['deletion'] = [];
+    const reft: TinyStoriesReftResults['reft'] = [];
+    const sources: ReftSource[] = [
+      ...DELETION_LRS.flatMap((lr) => DELETION_PROTOCOLS.map((protocol) => ({ kind: 'deleted' as const, protocol, lr }))),
+      { kind: 'control' },
+    ];
+    for (const source of sources) {
+      if (source.kind === 'deleted') {
+        const del = await deletionStage(cfg, seed, source.protocol, source.lr);
+        deletion.push({ protocol: source.protocol, lr: source.lr, curve: curve(evaluatedRows(del.metrics)) });
+        del.model.dispose();
+      }
+      const stage = await reftStage(cfg, seed, source);
+      reft.push({
+        label: reftLabel(source),
+        protocol: source.kind === 'deleted' ? source.protocol : null,
+        lr: source.kind === 'deleted' ? source.lr : null,
+        curve: curve(evaluatedRows(stage.metrics)),
+        trainLoss: stage.metrics.filter((r) => typeof r.loss === 'number' && r.step % 10 === 0).map((r) => ({ step: r.step, loss: r.loss as number })),
+      });
+      stage.model.dispose();
+    }
+    const table = reft.map((r) => ({
+      label: r.label,
+      steps: cfg.reft.tableSteps,
+      twistPercent: cfg.reft.tableSteps.map((s) => {
+        const row = r.curve.find((c) => c.step === s);
+        if (!row) throw new Error(`reft.tableSteps: step ${s} is not in reft.evalSteps`);
+        return Math.round(100 * row.twistRate);
+      }),
+    }));
+    return { pretrained: pre, deletion, reft, table };
+  },
+});
+
+export interface TinyStoriesProbeResults {
+  models: ({ label: string } & ProbeAccuracy)[];
+}
+
+export const tinyStoriesProbe = registerExperiment({
+  id: 'tinystories-probe',
+  title: 'TinyStories: linear probes for the story features per block (Fig 11 left, Figs 35-38)',
+  description: 'Frozen Present-in-PT, Not-in-PT and the six deleted models; one multi-label linear probe per block on the story-only text (mean of the last 10 positions).',
+  version: 1,
+  schema: TinyStoriesSchema,
+  presets: TINYSTORIES_PRESETS,
+  async run(cfg: TinyStoriesConfig, ctx): Promise<TinyStoriesProbeResults> {
+    const seed = ctx.seed;
+    const data = tinyStoriesData(cfg.corpus, seed);
+    const models: TinyStoriesProbeResults['models'] = [];
+    const probe = async (label: string, stage: Awaited<ReturnType<typeof pretrainStage>>) => {
+      try {
+        models.push({ label, ...(await probeStage(cfg, seed, stage.model, stage.run, data)) });
+      } finally {
+        stage.model.dispose();
+      }
+    };
+    await probe('Present in PT', await pretrainStage(cfg, seed, 'present'));
+    await probe('Not in PT', await pretrainStage(cfg, seed, 'absent'));
+    for (const lr of DELETION_LRS) for (const protocol of DELETION_PROTOCOLS) await probe(`${protocol} (LR ${lr})`, await deletionStage(cfg, seed, protocol, lr));
+    return { models };
+  },
+});

@@ -1,0 +1,62 @@
+/**
+ * TinyStories probes (spec §9, paper §5.6): the frozen model reads the story alone (instruction lines
+ * removed); one linear multi-label probe per block reads the residual stream after that block, averaged
+ * over the last 10 story positions, and predicts the six features. Reports test accuracy per block and
+ * per feature (logit > 0). Cached per probed model.
+ */
+import { extractFeatures, trainProbe } from '../analysis/probe';
+import { Transformer } from '../engine/model';
+import { Rng } from '../engine/rng';
+import { Run, cachedRun } from '../engine/runs';
+import * as ts from '../tasks/tinystories';
+import { TinyStoriesConfig, TinyStoriesData } from './tinystoriesStages';
+
+export interface ProbeAccuracy {
+  /** Probed activation per block: blocks.i.resid_post. */
+  layers: string[];
+  /** Feature names in label order (PROBE_FEATURES: Twist first). */
+  features: string[];
+  /** accuracy[layer][feature] on held-out stories. */
+  accuracy: number[][];
+  /** Share of positives per feature in the test stories (the majority baseline is max(p, 1-p)). */
+  positiveRate: number[];
+}
+
+function probeData(model: Transformer, stories: readonly ts.TinyStory[], data: TinyStoriesData, contextLength: number, layers: string[]) {
+  const batch = ts.makeProbeBatch(stories, data.tokenizer, contextLength);
+  const positions = Array.from({ length: batch.batchSize }, (_, b) => Array.from(batch.lastPositions.subarray(b * batch.lastK, (b + 1) * batch.lastK)));
+  // extractFeatures reads tokens only; targets and weights are unused.
+  const asBatch = { batchSize: batch.batchSize, contextLength, tokens: batch.tokens, targets: batch.tokens, weights: new Float32Array(batch.tokens.length) };
+  return { features: extractFeatures(model, asBatch, positions, layers, 64), labels: batch.labels };
+}
+
+/** Probes a trained model (the parent run names it in the cache key). */
+export async function probeStage(cfg: TinyStoriesConfig, seed: number, model: Transformer, modelRun: Run, data: TinyStoriesData): Promise<ProbeAccuracy> {
+  const key = { stage: 'tinystories-probe', model: modelRun.hash, probe: cfg.probe, contextLength: cfg.contextLength, seed };
+  const { results } = await cachedRun(key, async () => {
+    const layers = Array.from({ length: model.config.nLayers }, (_, i) => `blocks.${i}.resid_post`);
+    // Probe data: stories with every feature (the authors' pretrain-all), test on the held-out split.
+    const train = probeData(model, data.datasets.pretrain.slice(0, cfg.probe.trainStories), data, cfg.contextLength, layers);
+    const test = probeData(model, data.heldOut.slice(0, cfg.probe.testStories), data, cfg.contextLength, layers);
+    const nFeat = ts.PROBE_FEATURES.length;
+    const accuracy = layers.map((name, i) => {
+      const r = trainProbe({ x: train.features[name], y: train.labels }, { x: test.features[name], y: test.labels }, {
+        dim: model.config.dModel,
+        labels: nFeat,
+        steps: cfg.probe.steps,
+        lr: cfg.probe.lr,
+        batchSize: cfg.probe.batchSize,
+        seed: Rng.derive(seed, 'tinystories-probe', i).int(0, 2 ** 31),
+      });
+      return r.testAccuracyPerLabel!;
+    });
+    const n = test.labels.length / nFeat;
+    const positiveRate = ts.PROBE_FEATURES.map((_, j) => {
+      let p = 0;
+      for (let i = 0; i < n; i++) p += test.labels[i * nFeat + j];
+      return p / n;
+    });
+    return { layers, features: [...ts.PROBE_FEATURES], accuracy, positiveRate } satisfies ProbeAccuracy;
+  });
+  return results;
+}
