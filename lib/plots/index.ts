@@ -5,3 +5,4 @@ export * from './registry';
 export * from './engineFigures';
 export * from './pcfgFigures';
 export * from './tracrFigures';
+export * from './tinystoriesFigures';
