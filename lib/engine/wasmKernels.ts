@@ -136,8 +136,8 @@ function transpose(args: KernelArgs, stockFunc: Kernel): tf.TensorInfo {
 
 // ---------------------------------------------------------------------------------------------------
 // Sum over leading axes (bias gradients: sum over batch and position). The stock kernel first transposes
-// the reduced axes to the end with the slow transpose. Column sums in row order read memory once, and
-// accumulate in float32 in the same order as the stock kernel, so results are identical.
+// the reduced axes to the end with the slow transpose. Column sums in row order read memory once; they
+// accumulate in float32 row by row (the stock kernel's vectorised order differs only in rounding).
 // ---------------------------------------------------------------------------------------------------
 
 function sum(args: KernelArgs, stockFunc: Kernel): tf.TensorInfo {
