@@ -50,14 +50,14 @@ export const TRACR_FIGURE_GRID: Record<Preset, { lrs: number[]; cTrs: number[]; 
 
 export const TRACR_FIGURE_PROGRAMS = ['counter', 'max-identifier'] as const;
 
-export function finetuneRequests(preset: Preset, seed: number, program: string, lrs: number[], cTrs: number[]): GridRequest[] {
+export function tracrFinetuneRequests(preset: Preset, seed: number, program: string, lrs: number[], cTrs: number[]): GridRequest[] {
   return lrs.flatMap((lr) => cTrs.map((cTr) => ({ experiment: 'tracr-finetune', preset, seed, sets: [`program=${program}`, `ft.lr=${lr}`, `cTr=${cTr}`] })));
 }
 
 const pct = (x: number) => Math.round(x * 1000) / 10;
 
 /** Table 3 rows: ours beside the paper's, one row per (program, LR, C_Tr). */
-export function table3Rows(results: TracrFinetuneResults[]) {
+export function tracrTable3Rows(results: TracrFinetuneResults[]) {
   return results.map((r) => {
     const paper = PAPER_TABLE3[r.program]?.[`${r.lr}/${r.cTr}`];
     return {
@@ -79,7 +79,7 @@ export function table3Rows(results: TracrFinetuneResults[]) {
 }
 
 /** Heat-map panels of Acc (%) over LR x C_Tr: one per (C_Te, O_PT/O_FT). */
-export function table3Figure(results: TracrFinetuneResults[], program: string): Figure {
+export function tracrTable3Figure(results: TracrFinetuneResults[], program: string): Figure {
   const rs = results.filter((r) => r.program === program);
   const lrs = [...new Set(rs.map((r) => r.lr))].sort((a, b) => b - a);
   const cTrs = [...new Set(rs.map((r) => r.cTr))].sort((a, b) => a - b);
@@ -108,7 +108,7 @@ export function table3Figure(results: TracrFinetuneResults[], program: string): 
 }
 
 /** A row of attention heat maps (colour 0–0.5 as in the paper), one per model. */
-export function attentionPanels(panels: { name: string; pattern: number[][] }[], tokens: string[], title: string): Figure {
+export function tracrAttentionPanels(panels: { name: string; pattern: number[][] }[], tokens: string[], title: string): Figure {
   const labels = tokens.map((t, i) => `${i}:${t}`);
   const data = panels.map((p, i) => ({
     type: 'heatmap', z: p.pattern, x: labels, y: labels, zmin: 0, zmax: 0.5, colorscale: [[0, '#ffffff'], [1, '#08306b']], showscale: i === panels.length - 1,
@@ -123,7 +123,7 @@ export function attentionPanels(panels: { name: string; pattern: number[][] }[],
 }
 
 /** MLP hidden activations [position][channel], one panel per model. */
-export function mlpPanels(panels: { name: string; act: number[][] }[], tokens: string[], title: string): Figure {
+export function tracrMlpPanels(panels: { name: string; act: number[][] }[], tokens: string[], title: string): Figure {
   const labels = tokens.map((t, i) => `${i}:${t}`);
   const zmax = Math.max(1e-6, ...panels.flatMap((p) => p.act.flat()));
   const data = panels.map((p, i) => ({ type: 'heatmap', z: p.act, y: labels, zmin: 0, zmax, colorscale: 'Viridis', showscale: i === panels.length - 1, xaxis: `x${i + 1}`, yaxis: `y${i + 1}` }));
@@ -136,7 +136,7 @@ export function mlpPanels(panels: { name: string; act: number[][] }[], tokens: s
 }
 
 /** Acc O_PT and O_FT vs units pruned (C_Te = 0 and 1), one line per pruning run. */
-export function pruningFigure(runs: { name: string; r: TracrPruneResults }[], title: string): Figure {
+export function tracrPruningFigure(runs: { name: string; r: TracrPruneResults }[], title: string): Figure {
   const data: Record<string, unknown>[] = [];
   const axes: [string, string, 'cTe0' | 'cTe1', 'pt' | 'ft'][] = [
     ['x', 'y', 'cTe1', 'pt'], ['x2', 'y2', 'cTe0', 'pt'], ['x3', 'y3', 'cTe1', 'ft'], ['x4', 'y4', 'cTe0', 'ft'],
@@ -155,7 +155,7 @@ export function pruningFigure(runs: { name: string; r: TracrPruneResults }[], ti
   return { data, layout };
 }
 
-export function histogramFigure(r: TracrPruneResults, title: string): Figure {
+export function tracrHistogramFigure(r: TracrPruneResults, title: string): Figure {
   const x = r.histogram.classes;
   return {
     data: [
@@ -167,7 +167,7 @@ export function histogramFigure(r: TracrPruneResults, title: string): Figure {
   };
 }
 
-export function reftFigure(results: TracrReftResults[], title: string): Figure {
+export function tracrReftFigure(results: TracrReftResults[], title: string): Figure {
   const data: Record<string, unknown>[] = [];
   const dash = ['solid', 'dash', 'dot'];
   results.forEach((r, i) => {
@@ -189,7 +189,7 @@ registerFigures({
   title: 'Tracr: Table 3 analog, attention maps (Fig. 10, appendix), MLP activations',
   async build(preset, seed) {
     const grid = TRACR_FIGURE_GRID[preset];
-    const reqs = TRACR_FIGURE_PROGRAMS.flatMap((p) => finetuneRequests(preset, seed, p, grid.lrs, grid.cTrs));
+    const reqs = TRACR_FIGURE_PROGRAMS.flatMap((p) => tracrFinetuneRequests(preset, seed, p, grid.lrs, grid.cTrs));
     const results = (await runGrid<TracrFinetuneResults>(reqs)).map((o) => o.results);
     const reft = (await runGrid<TracrReftResults>(TRACR_FIGURE_PROGRAMS.map((p) => ({ experiment: 'tracr-reft', preset, seed, sets: [`program=${p}`, `reft.lr=${grid.reftLrs[grid.reftLrs.length - 1]}`] })))).map((o) => o.results);
     const figures = [];
@@ -208,14 +208,14 @@ registerFigures({
           ...(rf ? [{ name: `reFT ${lrName(rf.reftLr)} (after ${lrName(rf.ftLr)}, C_Tr=${rf.cTr})`, pattern: rf.example.attention[layer] }] : []),
         ];
         const name = program === 'counter' ? 'fig10_counter_attention_block1' : `figs39-54_maxid_attention_block${layer}`;
-        figures.push({ name, figure: attentionPanels(panels, tokens, `${program}: block-${layer} attention (${preset})`), width: 260 * panels.length + 120, height: 380 });
+        figures.push({ name, figure: tracrAttentionPanels(panels, tokens, `${program}: block-${layer} attention (${preset})`), width: 260 * panels.length + 120, height: 380 });
       }
       const mlpLayer = program === 'counter' ? 1 : 0;
       const mlp = [{ name: 'compiled', act: chosen[0].example.mlp.compiled[mlpLayer] }, ...chosen.map((r) => ({ name: `${lrName(r.lr)}, C_Tr=${r.cTr}`, act: r.example.mlp.finetuned[mlpLayer] }))];
-      figures.push({ name: program === 'counter' ? 'fig46_counter_mlp_block1' : 'fig53_maxid_mlp_block0', figure: mlpPanels(mlp, tokens, `${program}: block-${mlpLayer} MLP activations (${preset})`), width: 260 * mlp.length + 120, height: 380 });
-      figures.push({ name: `table3_${program === 'counter' ? 'counter' : 'maxid'}`, figure: table3Figure(results, program), width: 1300, height: 380 });
+      figures.push({ name: program === 'counter' ? 'fig46_counter_mlp_block1' : 'fig53_maxid_mlp_block0', figure: tracrMlpPanels(mlp, tokens, `${program}: block-${mlpLayer} MLP activations (${preset})`), width: 260 * mlp.length + 120, height: 380 });
+      figures.push({ name: `table3_${program === 'counter' ? 'counter' : 'maxid'}`, figure: tracrTable3Figure(results, program), width: 1300, height: 380 });
     }
-    return { figures, tables: [{ name: 'table3_tracr_finetune', table: toDataFrame(table3Rows(results)) }] };
+    return { figures, tables: [{ name: 'table3_tracr_finetune', table: toDataFrame(tracrTable3Rows(results)) }] };
   },
 });
 
@@ -238,14 +238,14 @@ registerFigures({
         const out = (await runGrid<TracrPruneResults>(reqs)).map((o) => o.results);
         const named = out.map((r) => ({ name: `${lrName(r.lr)}, C_Tr=${r.cTr}`, r }));
         const short = program === 'counter' ? 'counter' : 'maxid';
-        figures.push({ name: `figs55-58_${short}_pruning_${granularity === 'weight' ? 'weights' : 'neurons'}`, figure: pruningFigure(named, `${program}: pruning ${granularity === 'weight' ? 'single weights' : 'MLP neurons'} by grad x weight (${preset})`), width: 1000, height: 700 });
+        figures.push({ name: `figs55-58_${short}_pruning_${granularity === 'weight' ? 'weights' : 'neurons'}`, figure: tracrPruningFigure(named, `${program}: pruning ${granularity === 'weight' ? 'single weights' : 'MLP neurons'} by grad x weight (${preset})`), width: 1000, height: 700 });
         for (const r of out) {
           rows.push({ program, granularity, lr: r.lr, cTr: r.cTr, accPT_cTe0_k0: pct(r.steps[0].acc.cTe0.pt), accPT_cTe0_k1: pct(r.steps[1]?.acc.cTe0.pt ?? NaN), bestGainPT_cTe0: pct(r.bestGain.cTe0), kAtBest_cTe0: r.bestGain.kAtBestCTe0, accPT_cTe1_k0: pct(r.steps[0].acc.cTe1.pt), bestGainPT_cTe1: pct(r.bestGain.cTe1), kAtBest_cTe1: r.bestGain.kAtBestCTe1, firstUnit: r.steps[1]?.unit ?? null });
         }
         if (granularity === 'weight') runs.push(...named);
       }
       const corr = runs.filter((x) => x.r.cTr === 1).sort((a, b) => b.r.bestGain.cTe0 - a.r.bestGain.cTe0)[0];
-      if (corr) figures.push({ name: `fig59_${program === 'counter' ? 'counter' : 'maxid'}_prune_histogram`, figure: histogramFigure(corr.r, `${program}: predicted classes after pruning one weight (${corr.name})`), width: 900, height: 420 });
+      if (corr) figures.push({ name: `fig59_${program === 'counter' ? 'counter' : 'maxid'}_prune_histogram`, figure: tracrHistogramFigure(corr.r, `${program}: predicted classes after pruning one weight (${corr.name})`), width: 900, height: 420 });
     }
     return { figures, tables: [{ name: 'figs55-58_tracr_pruning', table: toDataFrame(rows) }] };
   },
@@ -262,7 +262,7 @@ registerFigures({
     for (const program of TRACR_FIGURE_PROGRAMS) {
       const reqs = grid.reftLrs.flatMap((lr) => [0, 1].map((cTr) => ({ experiment: 'tracr-reft', preset, seed, sets: [`program=${program}`, `reft.lr=${lr}`, `cTr=${cTr}`] })));
       const out = (await runGrid<TracrReftResults>(reqs)).map((o) => o.results);
-      figures.push({ name: `fig27_${program === 'counter' ? 'counter' : 'maxid'}_reft`, figure: reftFigure(out.filter((r) => r.cTr === 1), `${program}: reFT vs Scr.+FT, Acc O_PT (${preset})`), width: 900, height: 480 });
+      figures.push({ name: `fig27_${program === 'counter' ? 'counter' : 'maxid'}_reft`, figure: tracrReftFigure(out.filter((r) => r.cTr === 1), `${program}: reFT vs Scr.+FT, Acc O_PT (${preset})`), width: 900, height: 480 });
       for (const r of out) {
         for (const [kind, x] of [['reFT', r.reft], ['Scr.+FT', r.scratch]] as const) {
           rows.push({ program, kind, ftLr: r.ftLr, cTr: r.cTr, reftLr: r.reftLr, cTe1_accPT: pct(x.final.cTe1.pt), cTe1_accFT: pct(x.final.cTe1.ft), cTe0_accPT: pct(x.final.cTe0.pt), cTe0_accFT: pct(x.final.cTe0.ft), startPT_cTe0: pct(x.start.cTe0.pt), stepsTo90: x.stepsToThreshold });
