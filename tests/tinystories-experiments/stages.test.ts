@@ -1,0 +1,78 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { initBackend } from '../../lib/engine/backend';
+import { batchLoss } from '../../lib/engine/evaluate';
+import { packSequences } from '../../lib/engine/data';
+import { Rng } from '../../lib/engine/rng';
+import { getExperiment, resolveConfig } from '../../lib/experiments/registry';
+import '../../lib/experiments/tinystories';
+import {
+  TinyStoriesConfig, deletionSet, pretrainStage, sampleStories, storySampler, tinyStoriesData, tinyStoriesModel, trimBatch,
+} from '../../lib/experiments/tinystoriesStages';
+import { probeStage } from '../../lib/experiments/tinystoriesProbe';
+import * as ts from '../../lib/tasks/tinystories';
+
+process.env.WRAPLAB_DATA = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-ts-exp-'));
+process.env.WRAPLAB_QUIET = '1';
+test.after(() => fs.rmSync(process.env.WRAPLAB_DATA!, { recursive: true, force: true }));
+const cfg = resolveConfig(getExperiment('tinystories-reft'), 'smoke') as TinyStoriesConfig;
+
+test('trimBatch drops only all-padding columns', () => {
+  const batch = packSequences([[1, 5, 6], [1, 7, 8, 9, 2]], 10, 0);
+  const trimmed = trimBatch(batch);
+  assert.equal(trimmed.contextLength, 4);
+  assert.deepEqual(Array.from(trimmed.tokens), [1, 5, 6, 0, 1, 7, 8, 9]);
+  assert.deepEqual(Array.from(trimmed.targets), [5, 6, 0, 0, 7, 8, 9, 2]);
+  assert.equal(trimmed.weights.reduce((a, b) => a + b, 0), batch.weights.reduce((a, b) => a + b, 0));
+});
+
+test('deletion sets at the data level: F and F+R hold no story with a twist, F+R asks for one in every prompt', () => {
+  const data = tinyStoriesData(cfg.corpus, 0);
+  const judge = new ts.ExactTwistJudge();
+  for (const p of ['F', 'F+R', 'F+MM'] as const) {
+    const set = deletionSet(data, p);
+    assert.ok(set.length > 20, `${p}: ${set.length} stories`);
+    assert.equal(set.filter((s) => judge.judge(s.story)).length, 0, `${p} has twist stories`);
+  }
+  assert.ok(deletionSet(data, 'F+R').every((s) => s.features.includes('Twist')));
+  assert.ok(!deletionSet(data, 'F').some((s) => s.features.includes('Twist')));
+  assert.ok(data.datasets.recovery.every((s) => judge.judge(s.story)));
+});
+
+test('pretraining lowers the held-out loss; sampling is deterministic by seed; the probe pipeline runs', async () => {
+  await initBackend();
+  const data = tinyStoriesData(cfg.corpus, 0);
+  const heldOut = storySampler(data.datasets.test.noTwist, data, cfg.contextLength, 9)(0, 8);
+  const fresh = tinyStoriesModel(cfg, data.tokenizer.vocabSize, 0);
+  const before = batchLoss(fresh, heldOut);
+  fresh.dispose();
+  const stage = await pretrainStage(cfg, 0, 'present');
+  try {
+    const after = batchLoss(stage.model, heldOut);
+    assert.ok(after < before - 0.5, `loss ${before} -> ${after}`);
+    assert.ok(fs.existsSync(stage.run.file('tokenizer.json')), 'the tokenizer is saved with the model');
+    // A second call reuses the cached model.
+    const again = await pretrainStage(cfg, 0, 'present');
+    assert.equal(batchLoss(again.model, heldOut), after);
+    again.model.dispose();
+
+    const prompts = data.datasets.test.adversarial.slice(0, 3).map((s, i) => ts.encodePrompt(s, data.tokenizer, new Rng(i)));
+    const ev = cfg.evaluation;
+    const a = sampleStories(stage.model, prompts, data.tokenizer, ev, 5);
+    assert.deepEqual(sampleStories(stage.model, prompts, data.tokenizer, ev, 5), a);
+    assert.notDeepEqual(sampleStories(stage.model, prompts, data.tokenizer, ev, 6), a);
+
+    const probe = await probeStage(cfg, 0, stage.model, stage.run, data);
+    assert.equal(probe.accuracy.length, cfg.model.nLayers);
+    assert.equal(probe.features[0], 'Twist');
+    for (const row of probe.accuracy) {
+      assert.equal(row.length, 6);
+      for (const acc of row) assert.ok(acc >= 0 && acc <= 1);
+    }
+  } finally {
+    stage.model.dispose();
+  }
+});
