@@ -3,6 +3,7 @@ export * from './engine';
 export * from './experiments';
 export * from './plots';
 export * from './analysis';
+export * from './sweep';
 export * from './notebook';
 export * as toy from './tasks/toy/sort';
 export * as pcfg from './tasks/pcfg';
