@@ -246,7 +246,8 @@ registerExperiment({
   description: 'Train the fine-tuned model on the pretraining question (count a, plain texts, answer-only) and record Acc O_PT against log-spaced iterations.',
   version: VERSION,
   schema: ReftExpSchema,
-  presets: presetsOf((p) => ({ pretrain: PCFG_SCALES[p].pretrain, finetune: { ...PCFG_SCALES[p].finetune, lr: PCFG_SCALES[p].lrs.L, cTrain: 0 }, reft: PCFG_SCALES[p].reft })),
+  // Default cell: the shortcut model (eta_M, C_Tr = 1), the calibration's clearest revival (79% -> 100% in 50 steps).
+  presets: presetsOf((p) => ({ pretrain: PCFG_SCALES[p].pretrain, finetune: { ...PCFG_SCALES[p].finetune, lr: PCFG_SCALES[p].lrs.M, cTrain: 1 }, reft: PCFG_SCALES[p].reft })),
   async run(cfg, ctx): Promise<PcfgReftResults> {
     return withStage(reftStage(cfg.pretrain, cfg.finetune, cfg.reft, ctx.seed, { runsRoot: ctx.runsRoot }), reftResults);
   },

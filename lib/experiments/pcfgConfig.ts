@@ -99,7 +99,7 @@ export const PCFG_SCALES: Record<Preset, PcfgScale> = {
     pretrain: {
       data: dataOf(PCFG_PRESETS.smoke),
       model: { dModel: 32, nLayers: 2, nHeads: 2 },
-      train: { steps: 200, batchSize: 32, optimizer: adamw(3e-3), schedule: { kind: 'cosine', warmupFrac: 0.1, minLrRatio: 0.1 }, evalEvery: 100, logEvery: 25, checkpointEvery: 0 },
+      train: { steps: 300, batchSize: 32, optimizer: adamw(3e-3), schedule: { kind: 'cosine', warmupFrac: 0.1, minLrRatio: 0.1 }, evalEvery: 150, logEvery: 25, checkpointEvery: 0 },
       answerWeight: 20,
       evalSize: 96,
     },
