@@ -12,16 +12,16 @@ import { Figure } from './figure';
 import { registerFigures } from './registry';
 import { toDataFrame } from './table';
 
-export interface Series {
+export interface StorySeries {
   name: string;
   x: number[];
   y: number[];
   dash?: string;
 }
 
-export interface Panel {
+export interface StoryPanel {
   title: string;
-  series: Series[];
+  series: StorySeries[];
 }
 
 const COLOURS: Record<string, string> = {
@@ -37,7 +37,7 @@ function colourOf(name: string): string | undefined {
 }
 
 /** Side-by-side panels sharing a legend; `logX` plots step 0 at 0.5 (a log axis has no 0). */
-export function panelsFigure(panels: Panel[], opts: { title: string; xTitle: string; yTitle: string; logX?: boolean }): Figure {
+export function storyPanelsFigure(panels: StoryPanel[], opts: { title: string; xTitle: string; yTitle: string; logX?: boolean }): Figure {
   const data: Record<string, unknown>[] = [];
   const seen = new Set<string>();
   panels.forEach((panel, i) => {
@@ -73,14 +73,14 @@ export function panelsFigure(panels: Panel[], opts: { title: string; xTitle: str
 
 type Curve = keyof Omit<CurveRow, 'step'>;
 
-function curveSeries(name: string, rows: CurveRow[], key: Curve, scale = 1): Series {
+function curveSeries(name: string, rows: CurveRow[], key: Curve, scale = 1): StorySeries {
   return { name, x: rows.map((r) => r.step), y: rows.map((r) => r[key] * scale) };
 }
 
 /** Probe accuracy vs block for one feature; panels LR M and LR S, as in the paper's Fig 11 left. */
 export function probeFigure(probe: TinyStoriesProbeResults, feature: string, title: string): Figure {
   const byLabel = new Map(probe.models.map((m) => [m.label, m]));
-  const series = (label: string): Series => {
+  const series = (label: string): StorySeries => {
     const m = byLabel.get(label)!;
     const j = m.features.indexOf(feature);
     return { name: label, x: m.layers.map((_, i) => i), y: m.accuracy.map((row) => row[j]), dash: label.endsWith('in PT') ? 'dot' : undefined };
@@ -89,7 +89,7 @@ export function probeFigure(probe: TinyStoriesProbeResults, feature: string, tit
     title: `LR ${lr}`,
     series: [...DELETION_PROTOCOLS.map((p) => series(`${p} (LR ${lr})`)), series('Not in PT'), series('Present in PT')],
   }));
-  return panelsFigure(panels, { title, xTitle: 'block', yTitle: `${feature} probe accuracy` });
+  return storyPanelsFigure(panels, { title, xTitle: 'block', yTitle: `${feature} probe accuracy` });
 }
 
 /** reFT curves of one metric; panels LR S and LR M (the deleted models at that LR, plus the control). */
@@ -99,7 +99,7 @@ export function reftFigure(reft: TinyStoriesReftResults, key: Curve, title: stri
     title: `deletion LR ${lr}`,
     series: [...reft.reft.filter((r) => r.lr === lr).map((r) => curveSeries(r.label, r.curve, key, scale)), curveSeries('Not in PT', control.curve, key, scale)],
   }));
-  return panelsFigure(panels, { title, xTitle: 'reFT iteration (0 drawn at 0.5)', yTitle, logX: true });
+  return storyPanelsFigure(panels, { title, xTitle: 'reFT iteration (0 drawn at 0.5)', yTitle, logX: true });
 }
 
 /** Deletion curves of one metric; panels LR S and LR M. */
@@ -108,7 +108,7 @@ export function deletionFigure(reft: TinyStoriesReftResults, key: Curve, title: 
     title: `deletion LR ${lr}`,
     series: reft.deletion.filter((d) => d.lr === lr).map((d) => curveSeries(`${d.protocol} (LR ${lr})`, d.curve, key, scale)),
   }));
-  return panelsFigure(panels, { title, xTitle: 'deletion fine-tuning iteration', yTitle });
+  return storyPanelsFigure(panels, { title, xTitle: 'deletion fine-tuning iteration', yTitle });
 }
 
 /** Table 1 analog rows: one per reFT source, one column per table step. */
