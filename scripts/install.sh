@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything wraplab needs on a fresh Debian machine: system packages for headless notebooks
-# (Jupyter nbconvert/nbclient) and static figure export (Chromium), then the npm packages (which also
-# builds the library into dist/). Safe to rerun: it installs only what is missing.
+# (Jupyter nbconvert/nbclient), static figure export (Chromium) and the Slurm sweep test (slurm-wlm, munge),
+# then the npm packages (which also builds the library into dist/). Safe to rerun: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,10 @@ packages=()
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || packages+=(chromium fonts-dejavu-core)
 if ! /usr/bin/python3 -c 'import nbclient, nbconvert' >/dev/null 2>&1 || ! command -v jupyter >/dev/null 2>&1; then
   packages+=(jupyter-nbconvert python3-nbclient python3-ipykernel)
+fi
+# A real single-node Slurm for the sweep tests (tests/sweep/slurm.test.ts starts it on localhost).
+if ! command -v sbatch >/dev/null 2>&1 || [ ! -x /usr/sbin/slurmctld ] || [ ! -x /usr/sbin/slurmd ] || [ ! -x /usr/sbin/munged ]; then
+  packages+=(slurm-wlm munge)
 fi
 if ((${#packages[@]})); then
   SUDO=""
