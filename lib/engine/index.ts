@@ -10,3 +10,5 @@ export * from './checkpoint';
 export * from './runs';
 export * from './progress';
 export * from './fsutil';
+export * from './bench';
+export * from './generate';
