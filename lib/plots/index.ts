@@ -2,6 +2,7 @@ export * from './figure';
 export * from './render';
 export * from './table';
 export * from './registry';
+export * from './panels';
 export * from './engineFigures';
 export * from './pcfgFigures';
 export * from './tracrFigures';

@@ -5,6 +5,7 @@
  * cells that carry the paper's claims on a 2-core machine, `smoke` the least that exercises every path.
  */
 import { runGrid, expandGrid, type GridRequest } from '../experiments/grid';
+import { Panel, panelFigure } from './panels';
 import type { Preset, RunOutcome } from '../experiments/registry';
 import { PCFG_SCALES, type LrName } from '../experiments/pcfgConfig';
 import type { PcfgFinetuneResults, PcfgProbeResults, PcfgPretrainResults, PcfgPruneResults, PcfgReftResults } from '../experiments/pcfg';
@@ -114,43 +115,11 @@ export async function finetuneGrid(preset: Preset, seed: number, priors: PriorNa
 
 // ------------------------------------------------------------------ drawing helpers
 
+
 const C_TR_COLOURS: Record<string, string> = { '0': '#1f77b4', '0.25': '#17becf', '0.5': '#2ca02c', '0.8': '#ff7f0e', '0.9': '#9467bd', '1': '#d62728' };
 const PRIOR_COLOURS: Record<string, string> = { L: '#d62728', M: '#ff7f0e', H: '#1f77b4', scratch: '#7f7f7f' };
 const LR_DASH: Record<LrName, string> = { L: 'dot', M: 'solid', S: 'dash' };
 export const cTrColour = (c: number) => C_TR_COLOURS[String(c)] ?? '#333333';
-
-export interface Panel {
-  title: string;
-  traces: Record<string, unknown>[];
-}
-
-/**
- * A grid of line-chart panels sharing axis titles. Traces are plotly scatter traces; their legend entry shows
- * once per name (legendgroup = name).
- */
-export function panelFigure(title: string, panels: Panel[], opts: { rows: number; cols: number; xTitle: string; yTitle: string; xLog?: boolean; yRange?: [number, number] }): Figure {
-  const seen = new Set<string>();
-  const data: Record<string, unknown>[] = [];
-  const layout: Record<string, unknown> = {
-    title: { text: title },
-    grid: { rows: opts.rows, columns: opts.cols, pattern: 'independent', ygap: 0.35, xgap: 0.12 },
-    legend: { orientation: 'h', y: -0.15 },
-    annotations: [] as Record<string, unknown>[],
-    margin: { t: 80 },
-  };
-  panels.forEach((p, i) => {
-    const n = i + 1;
-    for (const t of p.traces) {
-      const name = String(t.name);
-      data.push({ type: 'scatter', mode: 'lines+markers', ...t, xaxis: `x${n}`, yaxis: `y${n}`, legendgroup: name, showlegend: !seen.has(name) });
-      seen.add(name);
-    }
-    layout[`xaxis${n}`] = { title: { text: opts.xTitle, font: { size: 10 } }, ...(opts.xLog ? { type: 'log' } : {}) };
-    layout[`yaxis${n}`] = { title: { text: opts.yTitle, font: { size: 10 } }, range: opts.yRange ?? [-0.02, 1.02] };
-    (layout.annotations as Record<string, unknown>[]).push({ text: p.title, xref: `x${n} domain`, yref: `y${n} domain`, x: 0.5, y: 1.12, showarrow: false, font: { size: 11 } });
-  });
-  return { data, layout };
-}
 
 const pct = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '' : (100 * x).toFixed(1));
 const pair = (a: number | undefined, b: number | undefined) => `${pct(a)}/${pct(b)}`;
@@ -422,7 +391,7 @@ registerFigures({
         d.bins.forEach((bin, i) => rows.push({ task, operand: op, label: bin, c0: d[op].c0[i], c1: d[op].c1[i] }));
       }
     }
-    const fig = panelFigure(`Fig 16 analog (${preset}): label histograms, plain vs correlated texts (${size} each)`, panels, { rows: 2, cols: 2, xTitle: 'label', yTitle: 'samples', yRange: undefined });
+    const fig = panelFigure(`Fig 16 analog (${preset}): label histograms, plain vs correlated texts (${size} each)`, panels, { rows: 2, cols: 2, xTitle: 'label', yTitle: 'samples', yRange: 'auto' });
     for (const k of Object.keys(fig.layout)) if (k.startsWith('yaxis')) (fig.layout[k] as Record<string, unknown>).range = undefined;
     fig.layout.barmode = 'overlay';
     return { figures: [{ name: 'fig16_label_distributions', figure: fig, width: 1000, height: 700 }], tables: [{ name: 'fig16_label_distributions', table: toDataFrame(rows.filter((r) => Number(r.c0) + Number(r.c1) > 0)) }] };

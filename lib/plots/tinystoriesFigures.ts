@@ -5,6 +5,7 @@
  * BadEnding).
  */
 import { runGrid } from '../experiments/grid';
+import { Panel, panelFigure } from './panels';
 import type { Preset } from '../experiments/registry';
 import type { CurveRow, TinyStoriesProbeResults, TinyStoriesReftResults } from '../experiments/tinystories';
 import { DELETION_PROTOCOLS } from '../experiments/tinystoriesStages';
@@ -38,37 +39,16 @@ function colourOf(name: string): string | undefined {
 
 /** Side-by-side panels sharing a legend; `logX` plots step 0 at 0.5 (a log axis has no 0). */
 export function storyPanelsFigure(panels: StoryPanel[], opts: { title: string; xTitle: string; yTitle: string; logX?: boolean }): Figure {
-  const data: Record<string, unknown>[] = [];
-  const seen = new Set<string>();
-  panels.forEach((panel, i) => {
-    for (const s of panel.series) {
-      const name = s.name.replace(/ \(LR [SM]\)$/, '');
-      data.push({
-        type: 'scatter',
-        mode: 'lines+markers',
-        name,
-        legendgroup: name,
-        showlegend: !seen.has(name),
-        x: opts.logX ? s.x.map((v) => (v === 0 ? 0.5 : v)) : s.x,
-        y: s.y,
-        line: { color: colourOf(s.name), dash: s.dash },
-        xaxis: `x${i + 1}`,
-        yaxis: `y${i + 1}`,
-      });
-      seen.add(name);
-    }
-  });
-  const layout: Record<string, unknown> = {
-    title: { text: opts.title },
-    grid: { rows: 1, columns: panels.length, pattern: 'independent' },
-    legend: { orientation: 'h', y: -0.2 },
-    annotations: panels.map((p, i) => ({ text: p.title, showarrow: false, xref: `x${i + 1} domain`, yref: `y${i + 1} domain`, x: 0.5, y: 1.08 })),
-  };
-  panels.forEach((_, i) => {
-    layout[`xaxis${i + 1}`] = { title: { text: opts.xTitle }, ...(opts.logX ? { type: 'log' } : {}) };
-    layout[`yaxis${i + 1}`] = { title: { text: i === 0 ? opts.yTitle : '' } };
-  });
-  return { data, layout };
+  const asPanels: Panel[] = panels.map((p) => ({
+    title: p.title,
+    traces: p.series.map((s) => ({
+      name: s.name.replace(/ \(LR [SM]\)$/, ''),
+      x: opts.logX ? s.x.map((v) => (v === 0 ? 0.5 : v)) : s.x,
+      y: s.y,
+      line: { color: colourOf(s.name), dash: s.dash },
+    })),
+  }));
+  return panelFigure(opts.title, asPanels, { rows: 1, cols: panels.length, xTitle: opts.xTitle, yTitle: opts.yTitle, xLog: opts.logX, yRange: 'auto' });
 }
 
 type Curve = keyof Omit<CurveRow, 'step'>;
