@@ -10,6 +10,7 @@
  * W_Q/W_K/W_V (head h = columns h*dHead .. (h+1)*dHead-1) and in the rows of W_O.
  */
 import * as tf from '@tensorflow/tfjs';
+import { fusedLayerNorm, fusedOpsActive, fusedWeightedCrossEntropy } from './fused';
 import { Rng } from './rng';
 
 export type NormKind = 'layernorm' | 'rmsnorm' | 'none';
@@ -309,6 +310,7 @@ export class Transformer {
         const ms = tf.mean(tf.square(x), -1, true);
         return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, 1e-5))), W(`${prefix}.w`));
       }
+      if (fusedOpsActive()) return fusedLayerNorm(x, W(`${prefix}.w`), W(`${prefix}.b`), 1e-5);
       const { mean, variance } = tf.moments(x, -1, true);
       const xhat = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5)));
       return tf.add(tf.mul(xhat, W(`${prefix}.w`)), W(`${prefix}.b`));
@@ -455,6 +457,7 @@ export const gelu = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
 
 /** sum_t w_t * CE(logits_t, target_t) / sum_t w_t. */
 export function weightedCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D, weights: tf.Tensor2D): tf.Scalar {
+  if (fusedOpsActive()) return fusedWeightedCrossEntropy(logits, targets, weights);
   return tf.tidy(() => {
     const [B, T, V] = logits.shape;
     const logp = tf.logSoftmax(tf.reshape(logits, [B * T, V]));

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
+import { fusedAdamW, fusedOpsActive, fusedSgd, heapSumOfSquares } from './fused';
 
 export const OptimizerConfigSchema = z
   .object({
@@ -47,19 +48,34 @@ export function learningRate(schedule: ScheduleConfig, maxLr: number, step: numb
   return minLr + 0.5 * (maxLr - minLr) * (1 + Math.cos(Math.PI * progress));
 }
 
-/** Scales gradients in place of the originals so their global L2 norm is at most maxNorm; returns the norm before. */
-export function clipByGlobalNorm(grads: Record<string, tf.Tensor>, maxNorm: number): { grads: Record<string, tf.Tensor>; norm: number } {
-  const names = Object.keys(grads);
-  const normT = tf.tidy(() => tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]))))));
+/** Global L2 norm of all gradients (read straight off the wasm heap when the fused ops are active). */
+export function globalGradNorm(grads: Record<string, tf.Tensor>): number {
+  const gs = Object.values(grads);
+  if (fusedOpsActive() && gs.every((g) => g.dtype === 'float32')) {
+    let s = 0;
+    for (const g of gs) s += heapSumOfSquares(g);
+    return Math.sqrt(s);
+  }
+  const normT = tf.tidy(() => tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))));
   const norm = normT.dataSync()[0];
   normT.dispose();
-  if (!(maxNorm > 0) || norm <= maxNorm) return { grads, norm };
-  // torch.nn.utils.clip_grad_norm_: coefficient max_norm / (norm + 1e-6).
-  const scale = maxNorm / (norm + 1e-6);
+  return norm;
+}
+
+/** The factor torch.nn.utils.clip_grad_norm_ scales gradients by: max_norm / (norm + 1e-6) when norm > max_norm, else 1. */
+export function clipScale(norm: number, maxNorm: number): number {
+  return maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
+}
+
+/** Scales gradients in place of the originals so their global L2 norm is at most maxNorm; returns the norm before. */
+export function clipByGlobalNorm(grads: Record<string, tf.Tensor>, maxNorm: number): { grads: Record<string, tf.Tensor>; norm: number } {
+  const norm = globalGradNorm(grads);
+  const scale = clipScale(norm, maxNorm);
+  if (scale === 1) return { grads, norm };
   const out: Record<string, tf.Tensor> = {};
-  for (const n of names) {
-    out[n] = tf.mul(grads[n], scale);
-    grads[n].dispose();
+  for (const [n, g] of Object.entries(grads)) {
+    out[n] = tf.mul(g, scale);
+    g.dispose();
   }
   return { grads: out, norm };
 }
@@ -84,37 +100,65 @@ export class Optimizer {
     }
   }
 
-  /** One update with the given gradients (by parameter name) at learning rate lr. Disposes nothing it was given. */
-  apply(grads: Record<string, tf.Tensor>, lr: number): void {
+  /**
+   * One update with the given gradients (by parameter name) times `gradScale` (the clip factor; 1 = as
+   * given) at learning rate lr. Disposes nothing it was given.
+   */
+  apply(grads: Record<string, tf.Tensor>, lr: number, gradScale = 1): void {
     this.stepCount++;
-    const c = this.config;
+    const fused = fusedOpsActive();
     tf.tidy(() => {
       for (const [name, g] of Object.entries(grads)) {
         const p = this.params.get(name);
         if (!p) throw new Error(`optimizer: gradient for unknown parameter ${name}`);
-        const wd = this.decay.has(name) ? c.weightDecay : 0;
-        const m = this.m.get(name)!;
-        if (c.kind === 'adamw') {
-          const v = this.v.get(name)!;
-          const m1 = tf.add(tf.mul(m, c.beta1), tf.mul(g, 1 - c.beta1));
-          const v1 = tf.add(tf.mul(v, c.beta2), tf.mul(tf.square(g), 1 - c.beta2));
-          const bc1 = 1 - Math.pow(c.beta1, this.stepCount);
-          const bc2 = 1 - Math.pow(c.beta2, this.stepCount);
-          // torch: p *= 1 - lr*wd; p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
-          const denom = tf.add(tf.div(tf.sqrt(v1), Math.sqrt(bc2)), c.eps);
-          let next: tf.Tensor = wd > 0 ? tf.mul(p, 1 - lr * wd) : p;
-          next = tf.sub(next, tf.mul(tf.div(m1, denom), lr / bc1));
-          m.assign(m1);
-          v.assign(v1);
-          p.assign(next);
-        } else {
-          const gg = wd > 0 ? tf.add(g, tf.mul(p, wd)) : g;
-          const buf = c.momentum > 0 ? tf.add(tf.mul(m, c.momentum), gg) : gg;
-          if (c.momentum > 0) m.assign(buf);
-          p.assign(tf.sub(p, tf.mul(buf, lr)));
-        }
+        if (fused && g.dtype === 'float32') this.updateFused(name, p, g, lr, gradScale);
+        else this.updatePlain(name, p, gradScale === 1 ? g : tf.mul(g, gradScale), lr);
       }
     });
+  }
+
+  /** The update as tf ops (every backend); the fused kernels reproduce it rounding for rounding. */
+  private updatePlain(name: string, p: tf.Variable, g: tf.Tensor, lr: number): void {
+    const c = this.config;
+    const wd = this.decay.has(name) ? c.weightDecay : 0;
+    const m = this.m.get(name)!;
+    if (c.kind === 'adamw') {
+      const v = this.v.get(name)!;
+      const m1 = tf.add(tf.mul(m, c.beta1), tf.mul(g, 1 - c.beta1));
+      const v1 = tf.add(tf.mul(v, c.beta2), tf.mul(tf.square(g), 1 - c.beta2));
+      const bc1 = 1 - Math.pow(c.beta1, this.stepCount);
+      const bc2 = 1 - Math.pow(c.beta2, this.stepCount);
+      // torch: p *= 1 - lr*wd; p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
+      const denom = tf.add(tf.div(tf.sqrt(v1), Math.sqrt(bc2)), c.eps);
+      let next: tf.Tensor = wd > 0 ? tf.mul(p, 1 - lr * wd) : p;
+      next = tf.sub(next, tf.mul(tf.div(m1, denom), lr / bc1));
+      m.assign(m1);
+      v.assign(v1);
+      p.assign(next);
+    } else {
+      const gg = wd > 0 ? tf.add(g, tf.mul(p, wd)) : g;
+      const buf = c.momentum > 0 ? tf.add(tf.mul(m, c.momentum), gg) : gg;
+      if (c.momentum > 0) m.assign(buf);
+      p.assign(tf.sub(p, tf.mul(buf, lr)));
+    }
+  }
+
+  /** The same update as one pass over param, gradient and moments (fused.ts). */
+  private updateFused(name: string, p: tf.Variable, g: tf.Tensor, lr: number, gradScale: number): void {
+    const c = this.config;
+    const weightDecay = this.decay.has(name) ? c.weightDecay : 0;
+    const m = this.m.get(name)!;
+    if (c.kind === 'adamw') {
+      const v = this.v.get(name)!;
+      const [p1, m1, v1] = fusedAdamW(p, g, m, v, { lr, beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay, step: this.stepCount, gradScale });
+      p.assign(p1);
+      m.assign(m1);
+      v.assign(v1);
+    } else {
+      const [p1, m1] = fusedSgd(p, g, m, { lr, momentum: c.momentum, weightDecay, gradScale });
+      p.assign(p1);
+      m.assign(m1);
+    }
   }
 
   /** Moments and step count, for checkpoints. */

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import type { Batch, BatchSampler } from './data';
 import type { ForwardOptions, Transformer } from './model';
-import { Optimizer, OptimizerConfigSchema, ScheduleConfigSchema, clipByGlobalNorm, learningRate } from './optim';
+import { Optimizer, OptimizerConfigSchema, ScheduleConfigSchema, clipScale, globalGradNorm, learningRate } from './optim';
 import { createProgress } from './progress';
 import { deriveSeed } from './rng';
 import type { MetricRow, Run } from './runs';
@@ -68,13 +68,14 @@ export function lossAndGrads(model: Transformer, batch: Batch, opts: StepOptions
 /** One optimisation step. Returns the loss before the update and the gradient norm before clipping. */
 export function trainStep(model: Transformer, optimizer: Optimizer, batch: Batch, lr: number, opts: StepOptions = {}): { loss: number; gradNorm: number } {
   const { loss, grads } = lossAndGrads(model, batch, opts);
-  const clipped = clipByGlobalNorm(grads, optimizer.config.clipNorm);
   try {
-    optimizer.apply(clipped.grads, lr);
+    // Clipping folds into the update (gradScale) instead of materialising scaled copies of every gradient.
+    const gradNorm = globalGradNorm(grads);
+    optimizer.apply(grads, lr, clipScale(gradNorm, optimizer.config.clipNorm));
+    return { loss, gradNorm };
   } finally {
-    tf.dispose(Object.values(clipped.grads));
+    tf.dispose(Object.values(grads));
   }
-  return { loss, gradNorm: clipped.norm };
 }
 
 export type Evaluator = (model: Transformer, step: number) => Record<string, number> | Promise<Record<string, number>>;

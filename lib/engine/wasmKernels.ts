@@ -11,6 +11,7 @@
  */
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
+import { registerFusedWasmKernels, setWasmOverridesEnabled, wasmOverridesEnabled } from './fused';
 import { installWasmThreads } from './wasmThreads';
 
 /** The parts of the wasm backend object the kernels below touch. */
@@ -34,14 +35,8 @@ let registered = false;
 /** The stock kernels this module wraps, kept so the overrides can delegate (and tests can compare). */
 const stock: Record<string, Kernel> = {};
 
-/** True once the fast overrides are active (they can be switched off to measure or compare against stock). */
-let overridesEnabled = true;
-export function setWasmOverridesEnabled(on: boolean): void {
-  overridesEnabled = on;
-}
-export function wasmOverridesEnabled(): boolean {
-  return overridesEnabled;
-}
+// The fast paths can be switched off to measure or compare against stock; the switch lives with the fused ops.
+export { setWasmOverridesEnabled, wasmOverridesEnabled };
 
 function override(kernelName: string, kernelFunc: (args: KernelArgs, stockFunc: Kernel) => tf.TensorInfo): void {
   const original = tf.getKernel(kernelName, 'wasm');
@@ -51,7 +46,7 @@ function override(kernelName: string, kernelFunc: (args: KernelArgs, stockFunc: 
   tf.unregisterKernel(kernelName, 'wasm');
   tf.registerKernel({
     ...original,
-    kernelFunc: ((args: KernelArgs) => (overridesEnabled ? kernelFunc(args, stockFunc) : stockFunc(args))) as unknown as tf.KernelFunc,
+    kernelFunc: ((args: KernelArgs) => (wasmOverridesEnabled() ? kernelFunc(args, stockFunc) : stockFunc(args))) as unknown as tf.KernelFunc,
   });
 }
 
@@ -306,4 +301,5 @@ export function registerWasmTrainingKernels(): void {
   override('Sum', sum);
   override('Identity', identity);
   override('BatchMatMul', batchMatMul);
+  registerFusedWasmKernels();
 }

@@ -1,0 +1,311 @@
+/**
+ * Fused training ops: one kernel call where the plain tf.js formulation takes 5-30 small ops.
+ *
+ * At wraplab's sizes a training step runs ~2,000 kernels, and each costs tens of microseconds of engine
+ * overhead (tape, tensor bookkeeping, a wasm allocation) besides its arithmetic. The ops below are plain JS
+ * loops over zero-copy views of the wasm heap, registered as wasm-backend kernels (so tf.profile sees them
+ * and memory is managed by the engine):
+ * - AdamW / SGD update of one parameter: one pass over param, grad and moments (was ~12 ops each).
+ * - Sum of squares of a gradient (for the global-norm clip), read straight off the heap.
+ * - Layernorm forward (y, plus the row mean and 1/std it saves) and backward (dx, dw, db).
+ * - Weighted softmax cross-entropy (loss, plus the softmax it saves) and its gradient.
+ *
+ * The optimizer kernels repeat the plain path's float32 roundings step by step (Math.fround after every
+ * operation), so updates are bit-identical to it. Layernorm and cross-entropy accumulate row sums in float64,
+ * so they agree with the plain path to float32 rounding. Everything falls back to the plain ops on other
+ * backends, and when `setWasmOverridesEnabled(false)` switches the fast paths off (tests compare both).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+let overridesEnabled = true;
+/** Switches every fast wasm path (kernel overrides and fused ops) on or off, to measure or compare with stock. */
+export function setWasmOverridesEnabled(on: boolean): void {
+  overridesEnabled = on;
+}
+export function wasmOverridesEnabled(): boolean {
+  return overridesEnabled;
+}
+
+let fusedEnabled = true;
+/** Switches only the fused ops below on or off (the kernel overrides stay), to compare with the plain ops. */
+export function setFusedOpsEnabled(on: boolean): void {
+  fusedEnabled = on;
+}
+
+/** True when the fused kernels below can run: wasm backend, registered, and not switched off. */
+export function fusedOpsActive(): boolean {
+  return overridesEnabled && fusedEnabled && fusedRegistered && tf.getBackend() === 'wasm';
+}
+
+/** The parts of the wasm backend object the kernels touch. */
+interface HeapBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array;
+}
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown };
+
+const f32 = Math.fround;
+const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * Allocates every output first (an allocation can grow the wasm memory and so detach views taken
+ * earlier), then hands float32 views of the named inputs and of the outputs to `body`.
+ */
+function withViews(args: KernelArgs, inputNames: string[], outShapes: number[][], body: (ins: Float32Array[], outs: Float32Array[]) => void): tf.TensorInfo[] {
+  const be = args.backend as HeapBackend;
+  const outs = outShapes.map((s) => be.makeOutput(s, 'float32'));
+  const inViews = inputNames.map((n) => be.typedArrayFromHeap(args.inputs[n] as tf.TensorInfo) as Float32Array);
+  body(inViews, outs.map((o) => be.typedArrayFromHeap(o) as Float32Array));
+  return outs;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Optimizer updates. Each line mirrors one tf op of Optimizer.apply's plain path, rounded to float32.
+// ---------------------------------------------------------------------------------------------------
+
+interface AdamWAttrs {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  step: number;
+  gradScale: number;
+}
+
+function adamwKernel(args: KernelArgs): tf.TensorInfo[] {
+  const a = args.attrs as unknown as AdamWAttrs;
+  const shape = (args.inputs.p as tf.TensorInfo).shape;
+  return withViews(args, ['p', 'g', 'm', 'v'], [shape, shape, shape], ([P, G, M, V], [P1, M1, V1]) => {
+    const b1 = f32(a.beta1);
+    const nb1 = f32(1 - a.beta1);
+    const b2 = f32(a.beta2);
+    const nb2 = f32(1 - a.beta2);
+    const sqrtBc2 = f32(Math.sqrt(1 - Math.pow(a.beta2, a.step)));
+    const stepSize = f32(a.lr / (1 - Math.pow(a.beta1, a.step)));
+    const eps = f32(a.eps);
+    const keep = f32(1 - a.lr * a.weightDecay);
+    const decays = a.weightDecay > 0;
+    const scaled = a.gradScale !== 1;
+    const scale = f32(a.gradScale);
+    for (let i = 0; i < P.length; i++) {
+      const g = scaled ? f32(G[i] * scale) : G[i];
+      const m = f32(f32(M[i] * b1) + f32(g * nb1));
+      const v = f32(f32(V[i] * b2) + f32(f32(g * g) * nb2));
+      const denom = f32(f32(f32(Math.sqrt(v)) / sqrtBc2) + eps);
+      const p = decays ? f32(P[i] * keep) : P[i];
+      P1[i] = f32(p - f32(f32(m / denom) * stepSize));
+      M1[i] = m;
+      V1[i] = v;
+    }
+  });
+}
+
+interface SgdAttrs {
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  gradScale: number;
+}
+
+function sgdKernel(args: KernelArgs): tf.TensorInfo[] {
+  const a = args.attrs as unknown as SgdAttrs;
+  const shape = (args.inputs.p as tf.TensorInfo).shape;
+  return withViews(args, ['p', 'g', 'm'], [shape, shape], ([P, G, M], [P1, M1]) => {
+    const wd = f32(a.weightDecay);
+    const mu = f32(a.momentum);
+    const lr = f32(a.lr);
+    const scaled = a.gradScale !== 1;
+    const scale = f32(a.gradScale);
+    for (let i = 0; i < P.length; i++) {
+      let g = scaled ? f32(G[i] * scale) : G[i];
+      if (a.weightDecay > 0) g = f32(g + f32(P[i] * wd));
+      const buf = a.momentum > 0 ? f32(f32(M[i] * mu) + g) : g;
+      M1[i] = a.momentum > 0 ? buf : M[i];
+      P1[i] = f32(P[i] - f32(buf * lr));
+    }
+  });
+}
+
+/** New [param, m, v] after one AdamW step on gradient g * gradScale (step counts from 1). */
+export function fusedAdamW(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, attrs: AdamWAttrs): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  return tf.engine().runKernel('WraplabAdamW', { p, g, m, v }, attrs as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+}
+
+/** New [param, momentum buffer] after one SGD step on gradient g * gradScale. */
+export function fusedSgd(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, attrs: SgdAttrs): [tf.Tensor, tf.Tensor] {
+  return tf.engine().runKernel('WraplabSgd', { p, g, m }, attrs as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor];
+}
+
+/** Sum of x^2 over a float32 tensor, read off the wasm heap and accumulated in float64. */
+export function heapSumOfSquares(x: tf.Tensor): number {
+  const be = tf.backend() as unknown as HeapBackend;
+  const view = be.typedArrayFromHeap(x) as Float32Array;
+  let s = 0;
+  for (let i = 0; i < view.length; i++) s += view[i] * view[i];
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Layernorm over the last axis: y = (x - mean) / sqrt(var + eps) * w + b, var the population variance.
+// ---------------------------------------------------------------------------------------------------
+
+function layerNormKernel(args: KernelArgs): tf.TensorInfo[] {
+  const x = args.inputs.x as tf.TensorInfo;
+  const eps = (args.attrs as unknown as { eps: number }).eps;
+  const D = x.shape[x.shape.length - 1];
+  const rows = sizeOf(x.shape) / D;
+  return withViews(args, ['x', 'w', 'b'], [x.shape, [rows], [rows]], ([X, W, B], [Y, MEAN, RSTD]) => {
+    for (let r = 0, o = 0; r < rows; r++, o += D) {
+      let s = 0;
+      for (let j = 0; j < D; j++) s += X[o + j];
+      const mean = s / D;
+      let ss = 0;
+      for (let j = 0; j < D; j++) {
+        const d = X[o + j] - mean;
+        ss += d * d;
+      }
+      const rstd = 1 / Math.sqrt(ss / D + eps);
+      MEAN[r] = mean;
+      RSTD[r] = rstd;
+      for (let j = 0; j < D; j++) Y[o + j] = (X[o + j] - mean) * rstd * W[j] + B[j];
+    }
+  });
+}
+
+/** dx = rstd (g - mean(g) - xhat mean(g xhat)) with g = dy w; dw = sum over rows of dy xhat; db = sum of dy. */
+function layerNormGradKernel(args: KernelArgs): tf.TensorInfo[] {
+  const x = args.inputs.x as tf.TensorInfo;
+  const D = x.shape[x.shape.length - 1];
+  const rows = sizeOf(x.shape) / D;
+  return withViews(args, ['dy', 'x', 'w', 'mean', 'rstd'], [x.shape, [D], [D]], ([DY, X, W, MEAN, RSTD], [DX, DW, DB]) => {
+    const dw = new Float64Array(D);
+    const db = new Float64Array(D);
+    const xhat = new Float64Array(D);
+    for (let r = 0, o = 0; r < rows; r++, o += D) {
+      const mean = MEAN[r];
+      const rstd = RSTD[r];
+      let sumG = 0;
+      let sumGX = 0;
+      for (let j = 0; j < D; j++) {
+        const xh = (X[o + j] - mean) * rstd;
+        const dy = DY[o + j];
+        const g = dy * W[j];
+        xhat[j] = xh;
+        sumG += g;
+        sumGX += g * xh;
+        dw[j] += dy * xh;
+        db[j] += dy;
+      }
+      const meanG = sumG / D;
+      const meanGX = sumGX / D;
+      for (let j = 0; j < D; j++) DX[o + j] = rstd * (DY[o + j] * W[j] - meanG - xhat[j] * meanGX);
+    }
+    DW.set(dw);
+    DB.set(db);
+  });
+}
+
+/** Layernorm over the last axis with weight w and bias b ([D] each); differentiable in x, w and b. */
+export function fusedLayerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
+  const op = tf.customGrad(((xIn: tf.Tensor, wIn: tf.Tensor, bIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [y, mean, rstd] = tf.engine().runKernel('WraplabLayerNorm', { x: xIn, w: wIn, b: bIn }, { eps }) as unknown as tf.Tensor[];
+    save([xIn, wIn, mean, rstd]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, ws, means, rstds] = saved;
+      return tf.engine().runKernel('WraplabLayerNormGrad', { dy, x: xs, w: ws, mean: means, rstd: rstds }, {}) as unknown as tf.Tensor[];
+    };
+    return { value: y, gradFunc };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return (op as unknown as (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.Tensor)(x, w, b);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Weighted softmax cross-entropy: loss = -sum_r w_r log softmax(logits_r)[t_r] / max(sum_r w_r, 1e-9).
+// A target outside [0, V) contributes nothing (like the one-hot formulation it replaces).
+// ---------------------------------------------------------------------------------------------------
+
+function int32View(args: KernelArgs, name: string): Int32Array {
+  return (args.backend as HeapBackend).typedArrayFromHeap(args.inputs[name] as tf.TensorInfo) as Int32Array;
+}
+
+function softmaxCrossEntropyKernel(args: KernelArgs): tf.TensorInfo[] {
+  const logits = args.inputs.logits as tf.TensorInfo;
+  const V = logits.shape[logits.shape.length - 1];
+  const rows = sizeOf(logits.shape) / V;
+  // Also returns softmax(logits), which the gradient needs: one exp per logit in all (Math.exp is the cost).
+  return withViews(args, ['logits', 'weights'], [[], logits.shape], ([L, Wt], [LOSS, PROBS]) => {
+    const T = int32View(args, 'targets');
+    let total = 0;
+    let weightSum = 0;
+    for (let r = 0, o = 0; r < rows; r++, o += V) {
+      let max = -Infinity;
+      for (let j = 0; j < V; j++) if (L[o + j] > max) max = L[o + j];
+      let s = 0;
+      for (let j = 0; j < V; j++) {
+        const e = Math.exp(L[o + j] - max);
+        PROBS[o + j] = e;
+        s += e;
+      }
+      const inv = 1 / s;
+      for (let j = 0; j < V; j++) PROBS[o + j] *= inv;
+      const t = T[r];
+      if (t >= 0 && t < V) total += Wt[r] * (L[o + t] - max - Math.log(s));
+      weightSum += Wt[r];
+    }
+    LOSS[0] = -total / Math.max(weightSum, 1e-9);
+  });
+}
+
+/** dlogits = dy * w_r / max(sum w, 1e-9) * (softmax(logits_r) - onehot(t_r)). */
+function softmaxCrossEntropyGradKernel(args: KernelArgs): tf.TensorInfo[] {
+  const probs = args.inputs.probs as tf.TensorInfo;
+  const V = probs.shape[probs.shape.length - 1];
+  const rows = sizeOf(probs.shape) / V;
+  return withViews(args, ['dy', 'probs', 'weights'], [probs.shape], ([DY, P, Wt], [DL]) => {
+    const T = int32View(args, 'targets');
+    let weightSum = 0;
+    for (let r = 0; r < rows; r++) weightSum += Wt[r];
+    const scale = DY[0] / Math.max(weightSum, 1e-9);
+    for (let r = 0, o = 0; r < rows; r++, o += V) {
+      const c = scale * Wt[r];
+      for (let j = 0; j < V; j++) DL[o + j] = c * P[o + j];
+      const t = T[r];
+      if (t >= 0 && t < V) DL[o + t] = c * (P[o + t] - 1);
+    }
+  });
+}
+
+/**
+ * sum_r w_r CE(logits_r, t_r) / sum_r w_r for logits [..., V], int32 targets and float32 weights of the
+ * leading shape. Differentiable in logits only (targets and weights are data).
+ */
+export function fusedWeightedCrossEntropy(logits: tf.Tensor, targets: tf.Tensor, weights: tf.Tensor): tf.Scalar {
+  const op = tf.customGrad(((lg: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [loss, probs] = tf.engine().runKernel('WraplabSoftmaxCrossEntropy', { logits: lg, targets, weights }, {}) as unknown as tf.Tensor[];
+    save([probs]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.engine().runKernel('WraplabSoftmaxCrossEntropyGrad', { dy, probs: saved[0], targets, weights }, {}) as unknown as tf.Tensor;
+    return { value: loss, gradFunc };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return (op as unknown as (a: tf.Tensor) => tf.Scalar)(logits);
+}
+
+let fusedRegistered = false;
+
+/** Registers the fused kernels on the wasm backend (wasmKernels.registerWasmTrainingKernels calls this). */
+export function registerFusedWasmKernels(): void {
+  if (fusedRegistered) return;
+  fusedRegistered = true;
+  const kernels: [string, (args: KernelArgs) => tf.TensorInfo[]][] = [
+    ['WraplabAdamW', adamwKernel],
+    ['WraplabSgd', sgdKernel],
+    ['WraplabLayerNorm', layerNormKernel],
+    ['WraplabLayerNormGrad', layerNormGradKernel],
+    ['WraplabSoftmaxCrossEntropy', softmaxCrossEntropyKernel],
+    ['WraplabSoftmaxCrossEntropyGrad', softmaxCrossEntropyGradKernel],
+  ];
+  for (const [kernelName, kernelFunc] of kernels) {
+    if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  }
+}

@@ -1,0 +1,146 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { initBackend, tf } from '../../lib/engine/backend';
+import { fusedLayerNorm, fusedOpsActive, fusedWeightedCrossEntropy, setFusedOpsEnabled } from '../../lib/engine/fused';
+import { Transformer, weightedCrossEntropy } from '../../lib/engine/model';
+import { Optimizer, globalGradNorm } from '../../lib/engine/optim';
+import { trainStep } from '../../lib/engine/train';
+import { benchBatch } from '../../lib/engine/bench';
+
+/** Runs f with the fused ops on, then off (plain tf ops, round-1 kernels still on). */
+function fusedAndPlain<T>(f: () => T): [T, T] {
+  try {
+    setFusedOpsEnabled(true);
+    const a = f();
+    setFusedOpsEnabled(false);
+    const b = f();
+    return [a, b];
+  } finally {
+    setFusedOpsEnabled(true);
+  }
+}
+
+function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6): number {
+  assert.equal(a.length, b.length);
+  let scale = floor;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return d / scale;
+}
+
+const onWasm = async () => (await initBackend()) === 'wasm' && fusedOpsActive();
+
+test('fused AdamW and SGD updates are bit-identical to the plain tf ops (decay, no decay, clip scale)', async (t) => {
+  if (!(await onWasm())) return t.skip('fused ops need the wasm backend');
+  const configs = [
+    { kind: 'adamw', lr: 3e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 },
+    { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 0.01 },
+    { kind: 'sgd', lr: 0.05, momentum: 0, weightDecay: 0 },
+  ] as const;
+  for (const config of configs) {
+    const run = () => {
+      const params = new Map([
+        ['w', tf.variable(tf.randomNormal([37, 5], 0, 1, 'float32', 1))],
+        ['b', tf.variable(tf.randomNormal([5], 0, 1, 'float32', 2))],
+      ]);
+      const opt = new Optimizer({ ...config, clipNorm: 1 }, params, ['w']);
+      for (let step = 0; step < 4; step++) {
+        const grads = { w: tf.randomNormal([37, 5], 0, 1, 'float32', 10 + step), b: tf.randomNormal([5], 0, 1, 'float32', 20 + step) };
+        opt.apply(grads, config.lr * (1 + step), step % 2 === 0 ? 1 : 0.37); // odd steps: a clip factor
+        tf.dispose(Object.values(grads));
+      }
+      const out = { w: params.get('w')!.dataSync(), b: params.get('b')!.dataSync(), state: opt.getState() };
+      opt.dispose();
+      for (const p of params.values()) p.dispose();
+      return out;
+    };
+    const [fused, plain] = fusedAndPlain(run);
+    assert.deepEqual(Array.from(fused.w), Array.from(plain.w), `${config.kind} w`);
+    assert.deepEqual(Array.from(fused.b), Array.from(plain.b), `${config.kind} b`);
+    for (const k of Object.keys(plain.state.tensors)) assert.deepEqual(Array.from(fused.state.tensors[k]), Array.from(plain.state.tensors[k]), `${config.kind} ${k}`);
+  }
+});
+
+test('global gradient norm read off the heap equals the tf ops', async (t) => {
+  if (!(await onWasm())) return t.skip('fused ops need the wasm backend');
+  const grads = { a: tf.randomNormal([300, 7], 0, 2, 'float32', 3), b: tf.tensor1d([3, -4]) };
+  const [fused, plain] = fusedAndPlain(() => globalGradNorm(grads));
+  assert.ok(Math.abs(fused - plain) <= 1e-6 * plain, `${fused} vs ${plain}`);
+  assert.ok(Math.abs(globalGradNorm({ b: grads.b }) - 5) < 1e-9);
+  tf.dispose(Object.values(grads));
+});
+
+test('fused layernorm: output and gradients for x, w, b match the tf formula', async (t) => {
+  if (!(await onWasm())) return t.skip('fused ops need the wasm backend');
+  const x = tf.add(tf.randomNormal([3, 7, 24], 0, 2, 'float32', 4), 1.5);
+  const w = tf.randomNormal([24], 1, 0.3, 'float32', 5);
+  const b = tf.randomNormal([24], 0, 0.3, 'float32', 6);
+  const dy = tf.randomNormal([3, 7, 24], 0, 1, 'float32', 7);
+  const plain = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => {
+    const { mean, variance } = tf.moments(xx, -1, true);
+    return tf.add(tf.mul(tf.mul(tf.sub(xx, mean), tf.rsqrt(tf.add(variance, 1e-5))), ww), bb);
+  };
+  const fused = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => fusedLayerNorm(xx, ww, bb, 1e-5);
+  assert.ok(maxRelDiff(fused(x, w, b).dataSync(), plain(x, w, b).dataSync()) < 1e-6, 'forward');
+  const loss = (f: typeof plain) => (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(xx, ww, bb), dy));
+  const gf = tf.grads(loss(fused))([x, w, b]);
+  const gp = tf.grads(loss(plain))([x, w, b]);
+  for (let i = 0; i < 3; i++) {
+    assert.deepEqual(gf[i].shape, gp[i].shape);
+    assert.ok(maxRelDiff(gf[i].dataSync(), gp[i].dataSync()) < 1e-5, `grad ${['x', 'w', 'b'][i]}`);
+  }
+  tf.dispose([x, w, b, dy, ...gf, ...gp]);
+});
+
+test('fused weighted cross-entropy: loss and logit gradient match the one-hot formulation', async (t) => {
+  if (!(await onWasm())) return t.skip('fused ops need the wasm backend');
+  const [B, T, V] = [3, 5, 11];
+  const logits = tf.randomNormal([B, T, V], 0, 3, 'float32', 8) as tf.Tensor3D;
+  const targetValues = Int32Array.from({ length: B * T }, (_, i) => (i * 7) % V);
+  targetValues[4] = -1; // no such class: contributes nothing, like oneHot
+  const targets = tf.tensor2d(targetValues, [B, T], 'int32');
+  const weights = tf.tensor2d(Float32Array.from({ length: B * T }, (_, i) => (i % 4 === 0 ? 0 : 0.5 + (i % 3))), [B, T]);
+  const [lf, lp] = fusedAndPlain(() => weightedCrossEntropy(logits, targets, weights).dataSync()[0]);
+  assert.ok(Math.abs(lf - lp) < 1e-5 * Math.abs(lp), `${lf} vs ${lp}`);
+  const [gf, gp] = fusedAndPlain(() => tf.grad((l: tf.Tensor) => weightedCrossEntropy(l as tf.Tensor3D, targets, weights))(logits));
+  assert.ok(maxRelDiff(gf.dataSync(), gp.dataSync()) < 1e-5, 'gradient');
+  // Rows of weight 0 get no gradient; the fused op is also usable directly.
+  assert.ok(Array.from(gf.dataSync().slice(0, V)).every((g) => g === 0));
+  const direct = fusedWeightedCrossEntropy(logits, targets, weights);
+  assert.ok(Math.abs(direct.dataSync()[0] - lp) < 1e-5 * Math.abs(lp));
+  tf.dispose([logits, targets, weights, gf, gp, direct]);
+});
+
+test('training steps with the fused ops follow the plain path (losses, grad norms, weights)', async (t) => {
+  if (!(await onWasm())) return t.skip('fused ops need the wasm backend');
+  const run = () => {
+    const model = new Transformer({ vocabSize: 13, contextLength: 12, dModel: 32, nLayers: 2, nHeads: 4, activation: 'gelu', norm: 'layernorm' }, 7);
+    const opt = new Optimizer({ kind: 'adamw', lr: 3e-3, clipNorm: 0.5 }, model.parameters(), model.specs.filter((s) => s.decay).map((s) => s.name));
+    const steps = [0, 1, 2].map((i) => trainStep(model, opt, benchBatch(i, 4, 12, 13), 3e-3));
+    const weights = model.getWeights();
+    opt.dispose();
+    model.dispose();
+    return { steps, weights };
+  };
+  const [fused, plain] = fusedAndPlain(run);
+  for (let i = 0; i < 3; i++) {
+    assert.ok(Math.abs(fused.steps[i].loss - plain.steps[i].loss) < 1e-5, `loss ${i}`);
+    assert.ok(Math.abs(fused.steps[i].gradNorm - plain.steps[i].gradNorm) < 1e-4 * plain.steps[i].gradNorm, `grad norm ${i}`);
+  }
+  assert.ok(plain.steps[0].gradNorm > 0.5, 'the clip is exercised');
+  // Adam divides by sqrt(v), so a gradient element near zero (b_K's are exactly zero in exact arithmetic) turns
+  // float32-rounding differences into steps of up to lr: compare weights within 2 lr per step, and require
+  // nearly all of them to agree to 1e-6.
+  let differing = 0;
+  let total = 0;
+  for (const name of Object.keys(plain.weights)) {
+    const [a, b] = [fused.weights[name], plain.weights[name]];
+    for (let i = 0; i < a.length; i++) {
+      assert.ok(Math.abs(a[i] - b[i]) <= 3 * 2 * 3e-3, `weights ${name}[${i}]`);
+      if (Math.abs(a[i] - b[i]) > 1e-6) differing++;
+    }
+    total += a.length;
+  }
+  assert.ok(differing < 0.02 * total, `${differing} of ${total} weights differ by more than 1e-6`);
+});
