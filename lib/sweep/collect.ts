@@ -1,7 +1,7 @@
 /**
  * `wraplab sweep collect`: the results of every finished run of a sweep as one table (a danfojs DataFrame,
  * saved as CSV), read from the run cache, so it does not matter whether a run was made locally or on Slurm.
- * One row per task: index, seed, one column per varying override, the run hash, then the run's results
+ * One row per task: task (its index), seed, one column per varying override, the run hash, then the run's results
  * flattened to scalar columns (`a.b` for nested objects; arrays are left out: read them from the run).
  */
 import * as path from 'node:path';
@@ -35,7 +35,7 @@ function parseSetValue(raw: string): Cell {
 /** The table row of one finished task. */
 export function resultRow(status: TaskStatus): ResultRow {
   const t = status.task;
-  const row: ResultRow = { index: t.index, experiment: t.experiment, preset: t.preset, seed: t.seed };
+  const row: ResultRow = { task: t.index, experiment: t.experiment, preset: t.preset, seed: t.seed };
   for (const s of t.varying) {
     const eq = s.indexOf('=');
     row[s.slice(0, eq)] = parseSetValue(s.slice(eq + 1));

@@ -93,7 +93,7 @@ test('local pool: a killed worker does not stop the sweep; the rerun resumes it 
   assert.equal(collected.failures.length, 0);
   const csv = fs.readFileSync(collected.csv!, 'utf8').trim().split('\n');
   assert.equal(csv.length, 3);
-  assert.match(csv[0], /^index,experiment,preset,seed,model\.nHeads,run,tokenAccuracy,/);
+  assert.match(csv[0], /^task,experiment,preset,seed,model\.nHeads,run,tokenAccuracy,/);
 });
 
 test('parallel grid runner: same outcomes as the sequential runner, computed in workers; a failure names its log', async () => {

@@ -78,10 +78,12 @@ test('Slurm: a smoke sweep submitted as an array job to a real single-node clust
     }
 
     // The CLI: collect prints the CSV path and lists the failures with their logs; resubmitting retries only them.
-    const c = await cli('sweep', 'collect', specFile);
+    const c = await cli('sweep', 'collect', specFile, '--print');
     assert.equal(c.code, 0, c.err);
-    assert.equal(c.out.trim(), path.join(data, 'sweeps', 'heads', 'results.csv'));
-    assert.equal(fs.readFileSync(c.out.trim(), 'utf8').trim().split('\n').length, 3);
+    const csvPath = c.out.trim().split('\n').pop()!;
+    assert.equal(csvPath, path.join(data, 'sweeps', 'heads', 'results.csv'));
+    assert.equal(fs.readFileSync(csvPath, 'utf8').trim().split('\n').length, 3);
+    assert.match(c.out, /│ task +│ experiment/); // the printed table
     assert.match(c.err, /2 of 4 runs finished, 2 failed/);
     assert.equal((c.err.match(/FAILED .*log: .*slurm-\d+_\d\.log/g) ?? []).length, 2);
 
