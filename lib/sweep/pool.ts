@@ -44,6 +44,15 @@ export function defaultJobs(): number {
   return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }
 
+/**
+ * Cores per worker for the wasm backend's thread pool: N workers x (cores / N) threads fills the cores
+ * without oversubscribing them (XNNPACK's threads spin while they wait, so 2 workers x 2 threads on 2 cores
+ * run slower than 1 worker). An explicit WRAPLAB_WASM_THREADS wins.
+ */
+export function wasmThreadsPerWorker(jobs: number): string {
+  return process.env.WRAPLAB_WASM_THREADS || String(Math.max(1, Math.floor(os.cpus().length / Math.max(1, jobs))));
+}
+
 function runOne(tasksFile: string, position: number, task: PlannedTask, dir: string, opts: PoolOptions): Promise<TaskResult> {
   const log = localLogFile(dir, task.hash);
   fs.mkdirSync(path.dirname(log), { recursive: true });
@@ -55,7 +64,7 @@ function runOne(tasksFile: string, position: number, task: PlannedTask, dir: str
     stdio: ['ignore', fd, fd],
     // Workers must see the same run cache as this process, whatever their cwd.
     // WRAPLAB_SWEEP_WORKER keeps a worker's own grids sequential (no workers spawning workers).
-    env: { ...process.env, WRAPLAB_DATA: dataDir(), WRAPLAB_SWEEP_WORKER: '1', ...opts.env },
+    env: { ...process.env, WRAPLAB_DATA: dataDir(), WRAPLAB_SWEEP_WORKER: '1', WRAPLAB_WASM_THREADS: wasmThreadsPerWorker(opts.jobs ?? defaultJobs()), ...opts.env },
   });
   fs.closeSync(fd); // the child holds its own copy
   opts.onStart?.(task, child);
@@ -94,7 +103,7 @@ export async function runPool(dir: string, tasks: PlannedTask[], opts: PoolOptio
   const lane = async () => {
     while (next < tasks.length) {
       const i = next++;
-      results[i] = await runOne(tasksFile, i, tasks[i], dir, opts);
+      results[i] = await runOne(tasksFile, i, tasks[i], dir, { ...opts, jobs });
     }
   };
   try {

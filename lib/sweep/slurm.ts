@@ -91,6 +91,8 @@ export function jobScript(plan: SweepPlan, tasksFile: string, count: number, opt
     'set -euo pipefail',
     `export WRAPLAB_DATA=${quote(dataDir())} WRAPLAB_SWEEP_WORKER=1`,
     ...(backend ? [`export WRAPLAB_BACKEND=${quote(backend)}`] : []),
+    // The wasm backend's thread pool gets the task's CPUs, not the whole node's.
+    'export WRAPLAB_WASM_THREADS="${WRAPLAB_WASM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"',
     `cd ${quote(projectRoot())}`,
     `exec ${[node, ...args, tasksFile].map(quote).join(' ')} "$SLURM_ARRAY_TASK_ID" --log ${quote(logs)}"/slurm-\${SLURM_ARRAY_JOB_ID}_\${SLURM_ARRAY_TASK_ID}.log"`,
     '',
