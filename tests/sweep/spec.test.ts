@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runExperiment } from '../../lib/experiments';
-import { expandSweep, jobScript, loadSweepSpec, parseGridFlag, parseSeeds, parseSweepSpec, planSweep, planTasks, specFromCli } from '../../lib/sweep';
+import { expandSweep, jobScript, loadSweepSpec, parseGridFlag, parseSeeds, parseSweepSpec, planSweep, planTasks, specFromCli, wasmThreadsPerWorker } from '../../lib/sweep';
 
 process.env.WRAPLAB_DATA = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-sweep-spec-'));
 process.env.WRAPLAB_QUIET = '1';
@@ -103,4 +103,21 @@ test('the Slurm job script runs one task per array index in the shared run cache
   assert.match(script, /export WRAPLAB_BACKEND='tensorflow'/); // GPUs -> tfjs-node-gpu
   assert.match(script, /'\/x\/tasks\.json' "\$SLURM_ARRAY_TASK_ID" --log/);
   assert.doesNotMatch(jobScript(plan, '/x/tasks.json', 3, {}), /WRAPLAB_BACKEND/);
+  assert.match(script, /export WRAPLAB_WASM_THREADS="\$\{WRAPLAB_WASM_THREADS:-\$\{SLURM_CPUS_PER_TASK:-1\}\}"/);
+});
+
+test('workers split the cores between them (wasm threads), unless WRAPLAB_WASM_THREADS says otherwise', () => {
+  const saved = process.env.WRAPLAB_WASM_THREADS;
+  try {
+    delete process.env.WRAPLAB_WASM_THREADS;
+    const cores = os.cpus().length;
+    assert.equal(wasmThreadsPerWorker(1), String(cores));
+    assert.equal(wasmThreadsPerWorker(cores), '1');
+    assert.equal(wasmThreadsPerWorker(4 * cores), '1');
+    process.env.WRAPLAB_WASM_THREADS = '3';
+    assert.equal(wasmThreadsPerWorker(2), '3');
+  } finally {
+    if (saved === undefined) delete process.env.WRAPLAB_WASM_THREADS;
+    else process.env.WRAPLAB_WASM_THREADS = saved;
+  }
 });
