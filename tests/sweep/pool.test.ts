@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../lib/cli';
+import { cli } from './inProcessCli';
 import { runExperiment, runGrid, setGridRunner } from '../../lib/experiments';
 import { collectSweep, localLogFile, parallelGridRunner, parseSweepSpec, runSweep, sweepStatus } from '../../lib/sweep';
 
@@ -13,19 +13,6 @@ const freshData = (label: string) => (process.env.WRAPLAB_DATA = fs.mkdtempSync(
 const readJson = (f: string) => JSON.parse(fs.readFileSync(f, 'utf8'));
 const attempts = (log: string) => (fs.readFileSync(log, 'utf8').match(/wraplab sweep worker: demo-sort/g) ?? []).length;
 
-/** Runs the CLI in this process and captures what it prints. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const [log, error] = [console.log, console.error];
-  let out = '';
-  let err = '';
-  console.log = (...a: unknown[]) => void (out += a.join(' ') + '\n');
-  console.error = (...a: unknown[]) => void (err += a.join(' ') + '\n');
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
-}
 
 test('local pool: a killed worker does not stop the sweep; the rerun resumes it and loses nothing', async () => {
   freshData('pool');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../lib/cli';
+import { cli } from './inProcessCli';
 import { runExperiment } from '../../lib/experiments';
 import { collectSweep, loadSweepSpec, readSubmissions, submitSweep, sweepStatus } from '../../lib/sweep';
 import { startLocalSlurm } from './localSlurm';
@@ -12,18 +12,6 @@ process.env.WRAPLAB_QUIET = '1';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const [log, error] = [console.log, console.error];
-  let out = '';
-  let err = '';
-  console.log = (...a: unknown[]) => void (out += a.join(' ') + '\n');
-  console.error = (...a: unknown[]) => void (err += a.join(' ') + '\n');
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
-}
 
 test('Slurm: a smoke sweep submitted as an array job to a real single-node cluster, collected, failures resubmitted', { timeout: 300_000 }, async () => {
   // Fails (not skips) where slurm-wlm/munge are missing, naming the fix.
