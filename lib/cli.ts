@@ -71,7 +71,8 @@ export function buildCli(): Command {
     .addOption(new Option('--config <name>', 'bench configuration').choices(['bench', 'pcfg-laptop', 'tinystories-laptop']).default('bench'))
     .option('--steps <n>', 'timed steps', '10')
     .option('--json', 'print one JSON object as the last line')
-    .action(async (o: { config: string; steps: string; json?: boolean }) => {
+    .option('--profile', 'also profile one step per kernel (tf.profile); the table goes to stderr')
+    .action(async (o: { config: string; steps: string; json?: boolean; profile?: boolean }) => {
       let bench: { runBench?: (opts: Record<string, unknown>) => Promise<unknown> };
       try {
         bench = require('./engine/bench');
@@ -81,7 +82,14 @@ export function buildCli(): Command {
       if (!bench.runBench) throw new UsageError('lib/engine/bench.ts does not export runBench');
       const steps = Number(o.steps);
       if (!Number.isInteger(steps) || steps <= 0) throw new UsageError(`--steps must be a positive integer, got "${o.steps}"`);
-      const result = await bench.runBench({ config: o.config, steps, log: (s: string) => console.error(s) });
+      const result = (await bench.runBench({ config: o.config, steps, profile: o.profile === true, log: (s: string) => console.error(s) })) as {
+        kernels?: { kernel: string; calls: number; ms: number }[];
+      };
+      if (result.kernels) {
+        const total = result.kernels.reduce((a, k) => a + k.ms, 0);
+        console.error(`kernel total ${total.toFixed(0)} ms; top 25:`);
+        for (const k of result.kernels.slice(0, 25)) console.error(`${k.ms.toFixed(1).padStart(8)} ms ${String(k.calls).padStart(4)}x  ${k.kernel}`);
+      }
       console.log(o.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
     });
 

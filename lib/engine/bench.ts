@@ -46,7 +46,18 @@ export function benchSetup(name: BenchConfigName): BenchSetup {
       optimizer: { ...ADAMW, ...stage.train.optimizer },
     };
   }
-  throw new Error(`bench config ${name} is not defined yet (its preset does not exist); use bench or pcfg-laptop`);
+  if (name === 'tinystories-laptop') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { TINYSTORIES_PRESETS } = require('../experiments/tinystories') as typeof import('../experiments/tinystories');
+    const cfg = TINYSTORIES_PRESETS.laptop;
+    // Pretraining rows are trimmed to the batch's longest story; the full context is the worst case timed here.
+    return {
+      model: { causal: true, bias: false, initStd: 0.02, ...cfg.model, vocabSize: cfg.corpus.vocabSize, contextLength: cfg.contextLength },
+      batchSize: cfg.pretrain.batchSize,
+      optimizer: { ...ADAMW, ...cfg.pretrain.optimizer },
+    };
+  }
+  throw new Error(`unknown bench config ${name}; use bench, pcfg-laptop or tinystories-laptop`);
 }
 
 export interface BenchOptions {

@@ -36,7 +36,7 @@ const smoke: Input = {
  * The paper's 4000-step reFT with evaluations at 0/30/300/3000 becomes 300 steps with 0/3/30/300.
  */
 const laptop: Input = {
-  corpus: { stories: 12000, minWords: 20, maxWords: 180, maxFeatures: 3, vocabSize: 4096 },
+  corpus: { stories: 12000, minWords: 20, maxWords: 180, maxFeatures: 3, vocabSize: 2048 },
   model: { dModel: 64, nLayers: 4, nHeads: 4, dMlp: 176, ...llama },
   contextLength: 320,
   pretrain: { steps: 1200, batchSize: 16, optimizer: { kind: 'adamw', lr: 3e-3 }, schedule: { kind: 'cosine', warmupFrac: 0.05, minLrRatio: 0.1 }, logEvery: 20, checkpointEvery: 200 },
