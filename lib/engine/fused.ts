@@ -7,8 +7,10 @@
  * and memory is managed by the engine):
  * - AdamW / SGD update of one parameter: one pass over param, grad and moments (was ~12 ops each).
  * - Sum of squares of a gradient (for the global-norm clip), read straight off the heap.
- * - Layernorm forward (y, plus the row mean and 1/std it saves) and backward (dx, dw, db).
- * - Weighted softmax cross-entropy (loss, plus the softmax it saves) and its gradient.
+ * - Layernorm forward (y, plus the row mean and 1/std it saves) and backward (dx, dw, db); RMSNorm likewise.
+ * - Rotary position embedding (forward and gradient), bit-identical to the slice/neg/concat formulation.
+ * - SwiGLU's silu(gate) * up and its gradient.
+ * - Weighted softmax cross-entropy (the loss from the wasm softmax, which it saves) and its gradient.
  *
  * The optimizer kernels repeat the plain path's float32 roundings step by step (Math.fround after every
  * operation), so updates are bit-identical to it. Layernorm and cross-entropy accumulate row sums in float64,
@@ -221,6 +223,167 @@ export function fusedLayerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: nu
 }
 
 // ---------------------------------------------------------------------------------------------------
+// RMSNorm over the last axis: y = x / sqrt(mean(x^2) + eps) * w (LLaMA's norm; no mean, no bias).
+// ---------------------------------------------------------------------------------------------------
+
+function rmsNormKernel(args: KernelArgs): tf.TensorInfo[] {
+  const x = args.inputs.x as tf.TensorInfo;
+  const eps = (args.attrs as unknown as { eps: number }).eps;
+  const D = x.shape[x.shape.length - 1];
+  const rows = sizeOf(x.shape) / D;
+  return withViews(args, ['x', 'w'], [x.shape, [rows]], ([X, W], [Y, RSTD]) => {
+    for (let r = 0, o = 0; r < rows; r++, o += D) {
+      let ss = 0;
+      for (let j = 0; j < D; j++) ss += X[o + j] * X[o + j];
+      const rstd = 1 / Math.sqrt(ss / D + eps);
+      RSTD[r] = rstd;
+      for (let j = 0; j < D; j++) Y[o + j] = X[o + j] * rstd * W[j];
+    }
+  });
+}
+
+/** dx = rstd (g - xhat mean(g xhat)) with g = dy w, xhat = x rstd; dw = sum over rows of dy xhat. */
+function rmsNormGradKernel(args: KernelArgs): tf.TensorInfo[] {
+  const x = args.inputs.x as tf.TensorInfo;
+  const D = x.shape[x.shape.length - 1];
+  const rows = sizeOf(x.shape) / D;
+  return withViews(args, ['dy', 'x', 'w', 'rstd'], [x.shape, [D]], ([DY, X, W, RSTD], [DX, DW]) => {
+    const dw = new Float64Array(D);
+    for (let r = 0, o = 0; r < rows; r++, o += D) {
+      const rstd = RSTD[r];
+      let sumGX = 0;
+      for (let j = 0; j < D; j++) {
+        const xh = X[o + j] * rstd;
+        sumGX += DY[o + j] * W[j] * xh;
+        dw[j] += DY[o + j] * xh;
+      }
+      const meanGX = sumGX / D;
+      for (let j = 0; j < D; j++) DX[o + j] = rstd * (DY[o + j] * W[j] - X[o + j] * rstd * meanGX);
+    }
+    DW.set(dw);
+  });
+}
+
+/** RMSNorm over the last axis with weight w [D]; differentiable in x and w. */
+export function fusedRmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
+  const op = tf.customGrad(((xIn: tf.Tensor, wIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [y, rstd] = tf.engine().runKernel('WraplabRmsNorm', { x: xIn, w: wIn }, { eps }) as unknown as tf.Tensor[];
+    save([xIn, wIn, rstd]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, ws, rstds] = saved;
+      return tf.engine().runKernel('WraplabRmsNormGrad', { dy, x: xs, w: ws, rstd: rstds }, {}) as unknown as tf.Tensor[];
+    };
+    return { value: y, gradFunc };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return (op as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor)(x, w);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Rotary position embedding, rotate-half form: y = x cos + rotate(x) sin with rotate(x) = [-x2, x1]
+// (x1, x2 the two halves of the last axis). The plain formulation takes two slices, a negation, a concat,
+// two multiplies and an add, each a full pass with its own gradient. Every line below repeats the plain
+// path's float32 roundings, so forward and gradient are bit-identical to it.
+// ---------------------------------------------------------------------------------------------------
+
+/** Visits every row of x [B, H, T, d] with the offset of its cos/sin row in tables [1 or B, 1, T, d]. */
+function forEachRopeRow(x: tf.TensorInfo, table: tf.TensorInfo, visit: (row: number, tableRow: number) => void): void {
+  const [B, H, T, d] = x.shape;
+  const perBatch = table.shape[0] === 1 ? 0 : T * d;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let t = 0; t < T; t++) visit(((b * H + h) * T + t) * d, b * perBatch + t * d);
+    }
+  }
+}
+
+function ropeKernel(args: KernelArgs): tf.TensorInfo[] {
+  const x = args.inputs.x as tf.TensorInfo;
+  const d = x.shape[3];
+  const half = d / 2;
+  return withViews(args, ['x', 'cos', 'sin'], [x.shape], ([X, COS, SIN], [Y]) => {
+    forEachRopeRow(x, args.inputs.cos as tf.TensorInfo, (o, c) => {
+      for (let j = 0; j < half; j++) {
+        const x1 = X[o + j];
+        const x2 = X[o + j + half];
+        Y[o + j] = f32(f32(x1 * COS[c + j]) - f32(x2 * SIN[c + j]));
+        Y[o + j + half] = f32(f32(x2 * COS[c + j + half]) + f32(x1 * SIN[c + j + half]));
+      }
+    });
+  });
+}
+
+/** dx = dy cos + rotate^T(dy sin), rotate^T(u) = [u2, -u1]. */
+function ropeGradKernel(args: KernelArgs): tf.TensorInfo[] {
+  const dy = args.inputs.dy as tf.TensorInfo;
+  const d = dy.shape[3];
+  const half = d / 2;
+  return withViews(args, ['dy', 'cos', 'sin'], [dy.shape], ([DY, COS, SIN], [DX]) => {
+    forEachRopeRow(dy, args.inputs.cos as tf.TensorInfo, (o, c) => {
+      for (let j = 0; j < half; j++) {
+        const g1 = DY[o + j];
+        const g2 = DY[o + j + half];
+        DX[o + j] = f32(f32(g1 * COS[c + j]) + f32(g2 * SIN[c + j + half]));
+        DX[o + j + half] = f32(f32(g2 * COS[c + j + half]) - f32(g1 * SIN[c + j]));
+      }
+    });
+  });
+}
+
+/**
+ * Rotary embedding of x [B, H, T, d] with cos/sin tables [1 or B, 1, T, d] (rotate-half layout, as
+ * Transformer's and IncrementalDecoder's tables); differentiable in x (the tables are constants).
+ */
+export function fusedRope(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
+  if (x.rank !== 4 || cos.rank !== 4 || (x.shape[3] as number) % 2 !== 0) throw new Error(`fusedRope: x [B,H,T,d] with even d and 4-D tables, got [${x.shape}] and [${cos.shape}]`);
+  const op = tf.customGrad(((xIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [y] = tf.engine().runKernel('WraplabRope', { x: xIn, cos, sin }, {}) as unknown as tf.Tensor[];
+    save([]);
+    const gradFunc = (dy: tf.Tensor) => (tf.engine().runKernel('WraplabRopeGrad', { dy, cos, sin }, {}) as unknown as tf.Tensor[])[0];
+    return { value: y, gradFunc };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return (op as unknown as (a: tf.Tensor) => tf.Tensor)(x);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// SwiGLU's gating: h = silu(gate) * up, silu(g) = g sigmoid(g). Sigmoid stays the wasm kernel (XNNPACK,
+// vectorised: a JS exp costs ~10 ns and V8's Math.exp ~20-30 ns per element, XNNPACK's ~1-2 ns); the
+// kernels below fuse the products around it, forward bit-identical to the plain mul(mul(g, s), up).
+// ---------------------------------------------------------------------------------------------------
+
+function swiGluKernel(args: KernelArgs): tf.TensorInfo[] {
+  const gate = args.inputs.gate as tf.TensorInfo;
+  return withViews(args, ['gate', 'sig', 'up'], [gate.shape], ([G, S, U], [Y]) => {
+    for (let i = 0; i < G.length; i++) Y[i] = f32(G[i] * S[i]) * U[i];
+  });
+}
+
+/** dgate = dy up s (1 + g (1 - s)), dup = dy g s, with s = sigmoid(g). */
+function swiGluGradKernel(args: KernelArgs): tf.TensorInfo[] {
+  const gate = args.inputs.gate as tf.TensorInfo;
+  return withViews(args, ['dy', 'gate', 'sig', 'up'], [gate.shape, gate.shape], ([DY, G, S, U], [DG, DU]) => {
+    for (let i = 0; i < G.length; i++) {
+      const g = G[i];
+      const s = S[i];
+      DG[i] = DY[i] * U[i] * s * (1 + g * (1 - s));
+      DU[i] = DY[i] * g * s;
+    }
+  });
+}
+
+/** silu(gate) * up (same shapes); differentiable in both. */
+export function fusedSwiGlu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
+  const op = tf.customGrad(((g: tf.Tensor, u: tf.Tensor, save: tf.GradSaveFunc) => {
+    const sig = tf.sigmoid(g);
+    const [y] = tf.engine().runKernel('WraplabSwiGlu', { gate: g, sig, up: u }, {}) as unknown as tf.Tensor[];
+    save([g, sig, u]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.engine().runKernel('WraplabSwiGluGrad', { dy, gate: saved[0], sig: saved[1], up: saved[2] }, {}) as unknown as tf.Tensor[];
+    return { value: y, gradFunc };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return (op as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor)(gate, up);
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Weighted softmax cross-entropy: loss = -sum_r w_r log softmax(logits_r)[t_r] / max(sum_r w_r, 1e-9).
 // A target outside [0, V) contributes nothing (like the one-hot formulation it replaces).
 // ---------------------------------------------------------------------------------------------------
@@ -229,29 +392,26 @@ function int32View(args: KernelArgs, name: string): Int32Array {
   return (args.backend as HeapBackend).typedArrayFromHeap(args.inputs[name] as tf.TensorInfo) as Int32Array;
 }
 
+/**
+ * The loss from softmax(logits), computed beforehand by the wasm Softmax kernel (XNNPACK: vectorised, ~10x
+ * faster than one JS exp per logit). With m the row's argmax, p_m = 1 / sum_j exp(L_j - L_m), so
+ * log p_t = (L_t - L_m) + log p_m: exact to float32 rounding even where p_t itself underflows.
+ */
 function softmaxCrossEntropyKernel(args: KernelArgs): tf.TensorInfo[] {
   const logits = args.inputs.logits as tf.TensorInfo;
   const V = logits.shape[logits.shape.length - 1];
   const rows = sizeOf(logits.shape) / V;
-  // Also returns softmax(logits), which the gradient needs: one exp per logit in all (Math.exp is the cost).
-  return withViews(args, ['logits', 'weights'], [[], logits.shape], ([L, Wt], [LOSS, PROBS]) => {
+  return withViews(args, ['logits', 'probs', 'weights'], [[]], ([L, P, Wt], [LOSS]) => {
     const T = int32View(args, 'targets');
     let total = 0;
     let weightSum = 0;
     for (let r = 0, o = 0; r < rows; r++, o += V) {
-      let max = -Infinity;
-      for (let j = 0; j < V; j++) if (L[o + j] > max) max = L[o + j];
-      let s = 0;
-      for (let j = 0; j < V; j++) {
-        const e = Math.exp(L[o + j] - max);
-        PROBS[o + j] = e;
-        s += e;
-      }
-      const inv = 1 / s;
-      for (let j = 0; j < V; j++) PROBS[o + j] *= inv;
-      const t = T[r];
-      if (t >= 0 && t < V) total += Wt[r] * (L[o + t] - max - Math.log(s));
       weightSum += Wt[r];
+      const t = T[r];
+      if (!(t >= 0 && t < V) || Wt[r] === 0) continue;
+      let m = o;
+      for (let j = o + 1; j < o + V; j++) if (P[j] > P[m]) m = j;
+      total += Wt[r] * (L[o + t] - L[m] + Math.log(P[m]));
     }
     LOSS[0] = -total / Math.max(weightSum, 1e-9);
   });
@@ -282,7 +442,8 @@ function softmaxCrossEntropyGradKernel(args: KernelArgs): tf.TensorInfo[] {
  */
 export function fusedWeightedCrossEntropy(logits: tf.Tensor, targets: tf.Tensor, weights: tf.Tensor): tf.Scalar {
   const op = tf.customGrad(((lg: tf.Tensor, save: tf.GradSaveFunc) => {
-    const [loss, probs] = tf.engine().runKernel('WraplabSoftmaxCrossEntropy', { logits: lg, targets, weights }, {}) as unknown as tf.Tensor[];
+    const probs = tf.softmax(lg);
+    const [loss] = tf.engine().runKernel('WraplabSoftmaxCrossEntropy', { logits: lg, probs, targets, weights }, {}) as unknown as tf.Tensor[];
     save([probs]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) =>
       tf.engine().runKernel('WraplabSoftmaxCrossEntropyGrad', { dy, probs: saved[0], targets, weights }, {}) as unknown as tf.Tensor;
@@ -302,6 +463,12 @@ export function registerFusedWasmKernels(): void {
     ['WraplabSgd', sgdKernel],
     ['WraplabLayerNorm', layerNormKernel],
     ['WraplabLayerNormGrad', layerNormGradKernel],
+    ['WraplabRmsNorm', rmsNormKernel],
+    ['WraplabRmsNormGrad', rmsNormGradKernel],
+    ['WraplabRope', ropeKernel],
+    ['WraplabRopeGrad', ropeGradKernel],
+    ['WraplabSwiGlu', swiGluKernel],
+    ['WraplabSwiGluGrad', swiGluGradKernel],
     ['WraplabSoftmaxCrossEntropy', softmaxCrossEntropyKernel],
     ['WraplabSoftmaxCrossEntropyGrad', softmaxCrossEntropyGradKernel],
   ];

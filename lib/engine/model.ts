@@ -10,7 +10,7 @@
  * W_Q/W_K/W_V (head h = columns h*dHead .. (h+1)*dHead-1) and in the rows of W_O.
  */
 import * as tf from '@tensorflow/tfjs';
-import { fusedLayerNorm, fusedOpsActive, fusedWeightedCrossEntropy } from './fused';
+import { fusedLayerNorm, fusedOpsActive, fusedRmsNorm, fusedRope, fusedSwiGlu, fusedWeightedCrossEntropy } from './fused';
 import { Rng } from './rng';
 
 export type NormKind = 'layernorm' | 'rmsnorm' | 'none';
@@ -307,6 +307,7 @@ export class Transformer {
     const norm = (x: tf.Tensor, prefix: string): tf.Tensor => {
       if (c.norm === 'none') return x;
       if (c.norm === 'rmsnorm') {
+        if (fusedOpsActive()) return fusedRmsNorm(x, W(`${prefix}.w`), 1e-5);
         const ms = tf.mean(tf.square(x), -1, true);
         return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, 1e-5))), W(`${prefix}.w`));
       }
@@ -343,7 +344,11 @@ export class Transformer {
       q = point(`${p}.attn.q`, q);
       k = point(`${p}.attn.k`, k);
       const v = point(`${p}.attn.v`, heads('V'));
-      let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh));
+      // Fused path: scale q ([.., T, dHead]) instead of the scores ([.., T, T]), 20x fewer elements; the same
+      // numbers up to float32 rounding, and exactly the same when 1/sqrt(dHead) is a power of two.
+      let scores = fusedOpsActive()
+        ? tf.matMul(tf.mul(q, 1 / Math.sqrt(dh)), k, false, true)
+        : tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh));
       if (c.causal) scores = tf.add(scores, this.causalBias(T));
       scores = point(`${p}.attn.scores`, scores, [1]);
       const pattern = point(`${p}.attn.pattern`, tf.softmax(scores), [1]);
@@ -359,7 +364,7 @@ export class Transformer {
       else if (c.activation === 'gelu') hidden = gelu(pre);
       else {
         const gate = linear(h2, `${p}.mlp.W_gate`, `${p}.mlp.b_gate`);
-        hidden = tf.mul(tf.mul(gate, tf.sigmoid(gate)), pre); // SiLU(gate) * up
+        hidden = fusedOpsActive() ? fusedSwiGlu(gate, pre) : tf.mul(tf.mul(gate, tf.sigmoid(gate)), pre); // SiLU(gate) * up
       }
       hidden = point(`${p}.mlp.hidden`, hidden);
       const mlpOut = point(`${p}.mlp_out`, dropout(linear(hidden, `${p}.mlp.W_out`, `${p}.mlp.b_out`)));
@@ -402,6 +407,7 @@ export class Transformer {
     const half = d / 2;
     const cos = this.constant(`rope_cos:${T}`, () => ropeTable(T, d, Math.cos));
     const sin = this.constant(`rope_sin:${T}`, () => ropeTable(T, d, Math.sin));
+    if (fusedOpsActive()) return fusedRope(x, cos, sin);
     const x1 = tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, half]);
     const x2 = tf.slice(x, [0, 0, 0, half], [-1, -1, -1, half]);
     const rotated = tf.concat([tf.neg(x2), x1], -1);
