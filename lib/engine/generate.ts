@@ -10,6 +10,7 @@
  * analyses use `forward`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { fusedOpsActive, fusedRmsNorm, fusedRope, fusedSwiGlu } from './fused';
 import { Transformer, gelu } from './model';
 import { Rng } from './rng';
 
@@ -107,6 +108,8 @@ export class IncrementalDecoder {
     const T = t0 + n;
 
     const kept: LayerCache[] = [];
+    // The same fused kernels as Transformer.forward (fewer, bigger ops per decoded token on wasm).
+    const fused = fusedOpsActive();
     const out = tf.tidy(() => {
       const linear = (x: tf.Tensor, w: string, b: string | null): tf.Tensor => {
         const weight = W(w) as tf.Tensor2D;
@@ -117,6 +120,7 @@ export class IncrementalDecoder {
       };
       const norm = (x: tf.Tensor, prefix: string): tf.Tensor => {
         if (c.norm === 'none') return x;
+        if (c.norm === 'rmsnorm' && fused) return fusedRmsNorm(x, W(`${prefix}.w`), 1e-5);
         if (c.norm === 'rmsnorm') return tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), 1e-5))), W(`${prefix}.w`));
         const { mean, variance } = tf.moments(x, -1, true);
         return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), W(`${prefix}.w`)), W(`${prefix}.b`));
@@ -143,6 +147,7 @@ export class IncrementalDecoder {
       }
       const rope = (q: tf.Tensor): tf.Tensor => {
         if (!cos || !sin) return q;
+        if (fused) return fusedRope(q, cos, sin);
         const x1 = tf.slice(q, [0, 0, 0, 0], [-1, -1, -1, dh / 2]);
         const x2 = tf.slice(q, [0, 0, 0, dh / 2], [-1, -1, -1, dh / 2]);
         return tf.add(tf.mul(q, cos), tf.mul(tf.concat([tf.neg(x2), x1], -1), sin));
@@ -177,7 +182,7 @@ export class IncrementalDecoder {
         else if (c.activation === 'gelu') hidden = gelu(pre);
         else {
           const gate = linear(h2, `${p}.mlp.W_gate`, `${p}.mlp.b_gate`);
-          hidden = tf.mul(tf.mul(gate, tf.sigmoid(gate)), pre);
+          hidden = fused ? fusedSwiGlu(gate, pre) : tf.mul(tf.mul(gate, tf.sigmoid(gate)), pre);
         }
         x = tf.add(x, linear(hidden, `${p}.mlp.W_out`, `${p}.mlp.b_out`));
       }

@@ -1,7 +1,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '../../lib/engine/backend';
-import { fusedLayerNorm, fusedOpsActive, fusedWeightedCrossEntropy, setFusedOpsEnabled } from '../../lib/engine/fused';
+import { fusedLayerNorm, fusedOpsActive, fusedRmsNorm, fusedRope, fusedSwiGlu, fusedWeightedCrossEntropy, setFusedOpsEnabled } from '../../lib/engine/fused';
+import { generate } from '../../lib/engine/generate';
 import { Transformer, weightedCrossEntropy } from '../../lib/engine/model';
 import { Optimizer, globalGradNorm } from '../../lib/engine/optim';
 import { trainStep } from '../../lib/engine/train';
@@ -143,4 +144,87 @@ test('training steps with the fused ops follow the plain path (losses, grad norm
     total += a.length;
   }
   assert.ok(differing < 0.02 * total, `${differing} of ${total} weights differ by more than 1e-6`);
+});
+
+test('fused RoPE: output and gradient are bit-identical to the slice/neg/concat formulation (shared and per-row tables)', async (t) => {
+  if (!(await onWasm())) return t.skip('fused ops need the wasm backend');
+  const [B, H, T, d] = [2, 3, 5, 8];
+  const x = tf.randomNormal([B, H, T, d], 0, 2, 'float32', 11);
+  const dy = tf.randomNormal([B, H, T, d], 0, 1, 'float32', 12);
+  const plain = (xx: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor) => {
+    const x1 = tf.slice(xx, [0, 0, 0, 0], [-1, -1, -1, d / 2]);
+    const x2 = tf.slice(xx, [0, 0, 0, d / 2], [-1, -1, -1, d / 2]);
+    return tf.add(tf.mul(xx, cos), tf.mul(tf.concat([tf.neg(x2), x1], -1), sin));
+  };
+  for (const tableRows of [1, B]) {
+    const cos = tf.randomNormal([tableRows, 1, T, d], 0, 1, 'float32', 13);
+    const sin = tf.randomNormal([tableRows, 1, T, d], 0, 1, 'float32', 14);
+    assert.deepEqual(Array.from(fusedRope(x, cos, sin).dataSync()), Array.from(plain(x, cos, sin).dataSync()), `forward, ${tableRows} table rows`);
+    const gf = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(fusedRope(xx, cos, sin), dy)))(x);
+    const gp = tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(plain(xx, cos, sin), dy)))(x);
+    assert.deepEqual(Array.from(gf.dataSync()), Array.from(gp.dataSync()), `gradient, ${tableRows} table rows`);
+    tf.dispose([cos, sin, gf, gp]);
+  }
+  tf.dispose([x, dy]);
+});
+
+test('fused RMSNorm and SwiGLU gating: outputs and gradients match the tf formulas', async (t) => {
+  if (!(await onWasm())) return t.skip('fused ops need the wasm backend');
+  const x = tf.add(tf.randomNormal([3, 7, 24], 0, 2, 'float32', 15), 0.5);
+  const w = tf.randomNormal([24], 1, 0.3, 'float32', 16);
+  const dy = tf.randomNormal([3, 7, 24], 0, 1, 'float32', 17);
+  const rmsPlain = (xx: tf.Tensor, ww: tf.Tensor) => tf.mul(tf.mul(xx, tf.rsqrt(tf.add(tf.mean(tf.square(xx), -1, true), 1e-5))), ww);
+  const rmsFused = (xx: tf.Tensor, ww: tf.Tensor) => fusedRmsNorm(xx, ww, 1e-5);
+  assert.ok(maxRelDiff(rmsFused(x, w).dataSync(), rmsPlain(x, w).dataSync()) < 1e-6, 'rmsnorm forward');
+  const rmsLoss = (f: typeof rmsPlain) => (xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(f(xx, ww), dy));
+  const [gfx, gfw] = tf.grads(rmsLoss(rmsFused))([x, w]);
+  const [gpx, gpw] = tf.grads(rmsLoss(rmsPlain))([x, w]);
+  assert.ok(maxRelDiff(gfx.dataSync(), gpx.dataSync()) < 1e-5, 'rmsnorm grad x');
+  assert.ok(maxRelDiff(gfw.dataSync(), gpw.dataSync()) < 1e-5, 'rmsnorm grad w');
+
+  const up = tf.randomNormal([3, 7, 24], 0, 1, 'float32', 18);
+  const gluPlain = (g: tf.Tensor, u: tf.Tensor) => tf.mul(tf.mul(g, tf.sigmoid(g)), u);
+  // Same sigmoid kernel, same two roundings: the forward is bit-identical.
+  assert.deepEqual(Array.from(fusedSwiGlu(x, up).dataSync()), Array.from(gluPlain(x, up).dataSync()), 'swiglu forward');
+  const gluLoss = (f: typeof gluPlain) => (g: tf.Tensor, u: tf.Tensor) => tf.sum(tf.mul(f(g, u), dy));
+  const gf = tf.grads(gluLoss(fusedSwiGlu))([x, up]);
+  const gp = tf.grads(gluLoss(gluPlain))([x, up]);
+  assert.ok(maxRelDiff(gf[0].dataSync(), gp[0].dataSync()) < 1e-5, 'swiglu grad gate');
+  assert.ok(maxRelDiff(gf[1].dataSync(), gp[1].dataSync()) < 1e-5, 'swiglu grad up');
+  tf.dispose([x, w, dy, up, gfx, gfw, gpx, gpw, ...gf, ...gp]);
+});
+
+const LLAMA = { norm: 'rmsnorm', activation: 'swiglu', positions: 'rope', bias: false } as const;
+
+test('LLaMA-style model (rmsnorm, SwiGLU, RoPE): fused and plain give the same logits, hooks, gradients and samples', async (t) => {
+  if (!(await onWasm())) return t.skip('fused ops need the wasm backend');
+  // dHead 8 (scale 1/sqrt(8) is not a power of two: the q-side scaling differs by rounding only) and 16 (exact).
+  for (const dModel of [16, 32]) {
+    const model = new Transformer({ vocabSize: 19, contextLength: 10, dModel, nLayers: 2, nHeads: 2, dMlp: 24, ...LLAMA }, 3);
+    const tokens = tf.tensor2d(Int32Array.from({ length: 20 }, (_, i) => (i * 5) % 19), [2, 10], 'int32');
+    const [fused, plain] = fusedAndPlain(() => {
+      const { logits, cache } = model.forward(tokens, { cache: ['blocks.1.attn.q', 'blocks.0.attn.scores', 'blocks.1.mlp.hidden'] });
+      const out = { logits: logits.dataSync(), cache: Object.fromEntries(Object.entries(cache).map(([k, v]) => [k, v.dataSync()])) };
+      tf.dispose([logits, ...Object.values(cache)]);
+      const batch = benchBatch(5, 2, 10, 19);
+      const step = () => {
+        const tk = tf.tensor2d(batch.tokens, [2, 10], 'int32');
+        const tg = tf.tensor2d(batch.targets, [2, 10], 'int32');
+        const wt = tf.tensor2d(batch.weights, [2, 10]);
+        const { grads } = tf.variableGrads(() => model.loss(tk, tg, wt));
+        const g = Object.fromEntries(Object.entries(grads).map(([k, v]) => [k.split('#')[0], v.dataSync()]));
+        tf.dispose([tk, tg, wt, ...Object.values(grads)]);
+        return g;
+      };
+      const samples = generate(model, [[1, 2, 3], [4]], { maxNewTokens: 5, seed: 9, temperature: 1 });
+      return { ...out, grads: step(), samples };
+    });
+    assert.ok(maxRelDiff(fused.logits, plain.logits) < 1e-5, `logits, dModel ${dModel}`);
+    for (const k of Object.keys(plain.cache)) assert.ok(maxRelDiff(fused.cache[k], plain.cache[k]) < 1e-5, `hook ${k}, dModel ${dModel}`);
+    assert.ok(Object.keys(plain.grads).length === model.specs.length);
+    for (const k of Object.keys(plain.grads)) assert.ok(maxRelDiff(fused.grads[k], plain.grads[k]) < 1e-4, `grad ${k}, dModel ${dModel}`);
+    assert.deepEqual(fused.samples, plain.samples, `samples, dModel ${dModel}`);
+    tf.dispose(tokens);
+    model.dispose();
+  }
 });
