@@ -59,7 +59,8 @@ export const TRACR_TRAIN: Record<Preset, TracrTrainConfig> = {
   // noiseStd: the paper's 1e-3 already breaks the compiled Counter at N = 16 (42% count-a accuracy, 0% at N = 47,
   // measured: the SelectorWidth MLP's large activations amplify noise in its output weights), so the small
   // presets use 1e-4, which keeps the compiled capability at 100%.
-  laptop: { lr: 1e-2, steps: 300, batchSize: 32, warmupFrac: 0.2, minLrRatio: 0.01, momentum: 0.9, clipNorm: 1, noiseStd: 1e-4, evalEvery: 50 },
+  // lr = the laptop η_M (1e-3, see TRACR_LR_ROLES): the default fine-tuning that reFT reverses.
+  laptop: { lr: 1e-3, steps: 300, batchSize: 32, warmupFrac: 0.2, minLrRatio: 0.01, momentum: 0.9, clipNorm: 1, noiseStd: 1e-4, evalEvery: 50 },
   paper: { lr: 1e-2, steps: 10000, batchSize: 96, warmupFrac: 0.2, minLrRatio: 0.01, momentum: 0.9, clipNorm: 1, noiseStd: 1e-3, evalEvery: 500 },
 };
 export const TRACR_EVAL_SIZE: Record<Preset, number> = { smoke: 128, laptop: 400, paper: 1000 };
@@ -68,6 +69,27 @@ export const SMOKE_EXAMPLES = { counter: 'cbagbbd', maxIdentifier: 'bdafhmo' };
 
 /** The paper's LRs (App. C.1): η_L, η_M, η_S, η_VS. */
 export const TRACR_LRS = { L: 1e-1, M: 1e-2, S: 1e-3, VS: 1e-4 } as const;
+export type TracrLrRoles = { L: number; M: number; S: number; VS: number };
+
+/**
+ * Which LR plays η_L / η_M / η_S / η_VS in each preset (the figures' η_S and η_M panels, the pruned models, the
+ * fine-tuning that reFT reverses). smoke and paper: the paper's values. laptop: one decade lower, measured
+ * (Counter, N = 16, 300 steps, clip 1). The compiled SelectorWidth MLP has hidden activations of order L = 100,
+ * so the gradient norm stays ~100–150 for the whole run and clip 1 turns every SGD step into a fixed-length
+ * move of ~10 x lr (momentum 0.9); without the clip it is worse (lr 1e-4 already collapses the Counter).
+ *   lr 1e-2 (the paper's η_M): both programs collapse to a frequent class within ~100 steps (Counter C_Tr = 1:
+ *     count-b 60% on C_Te = 1, 23% count a on C_Te = 0), so nothing is left to prune or to revive by reFT
+ *     (reFT 23 -> 60% in 300 steps).
+ *   lr 1e-3 as η_M: learns the paper's shortcut (C_Tr = 1: count b 95% on C_Te = 1, 22% on C_Te = 0) while
+ *     the count-a head survives: reFT at 1e-3 revives count a to >= 90% in 80 steps, Scr.+FT stays <= 40%.
+ *   lr 1e-4 as η_S: learns the shortcut too (99% on C_Te = 1) with the least change to the compiled weights.
+ * The Table 3 grid still runs the paper's four nominal LRs, so its cells sit beside the paper's numbers.
+ */
+export const TRACR_LR_ROLES: Record<Preset, TracrLrRoles> = {
+  smoke: { ...TRACR_LRS },
+  laptop: { L: 1e-2, M: 1e-3, S: 1e-4, VS: 1e-5 },
+  paper: { ...TRACR_LRS },
+};
 /** The paper's C_Tr sweep (Table 3). */
 export const TRACR_CTRS = [0, 0.2, 0.5, 0.6, 0.8, 0.9, 1] as const;
 

@@ -13,7 +13,7 @@ import type { Transformer } from '../engine/model';
 import { Rng } from '../engine/rng';
 import { registerExperiment } from './registry';
 import { makeTracrTask, TRACR_PROGRAMS, TracrTasksSchema, tracrSamples, tracrTestSets } from './tracrData';
-import { TRACR_EVAL_SIZE, TRACR_TASKS, TRACR_TRAIN } from './tracrFinetune';
+import { TRACR_EVAL_SIZE, TRACR_LR_ROLES, TRACR_TASKS, TRACR_TRAIN } from './tracrFinetune';
 import { tracrFinetuneStage, ptFtAccuracy, readoutClasses, TracrAccuracy, TracrTrainSchema } from './tracrStages';
 
 export const TracrPruneSchema = z
@@ -84,8 +84,9 @@ export const tracrPrune = registerExperiment({
   schema: TracrPruneSchema,
   presets: {
     smoke: { program: 'counter', tasks: TRACR_TASKS.smoke, cTr: 1, ft: TRACR_TRAIN.smoke, evalSize: TRACR_EVAL_SIZE.smoke, prune: { ...PRUNE_DEFAULT, maxUnits: 5, scoringSize: 64 } },
-    laptop: { program: 'counter', tasks: TRACR_TASKS.laptop, cTr: 1, ft: { ...TRACR_TRAIN.laptop, lr: 1e-3 }, evalSize: TRACR_EVAL_SIZE.laptop, prune: { ...PRUNE_DEFAULT, scoringSize: 256 } },
-    paper: { program: 'counter', tasks: TRACR_TASKS.paper, cTr: 1, ft: { ...TRACR_TRAIN.paper, lr: 1e-3 }, evalSize: TRACR_EVAL_SIZE.paper, prune: { ...PRUNE_DEFAULT, scoringSize: 512 } },
+    // The pruned model: fine-tuned at the preset's η_S (laptop 1e-4, paper 1e-3; see TRACR_LR_ROLES) on C_Tr = 1.
+    laptop: { program: 'counter', tasks: TRACR_TASKS.laptop, cTr: 1, ft: { ...TRACR_TRAIN.laptop, lr: TRACR_LR_ROLES.laptop.S }, evalSize: TRACR_EVAL_SIZE.laptop, prune: { ...PRUNE_DEFAULT, scoringSize: 256 } },
+    paper: { program: 'counter', tasks: TRACR_TASKS.paper, cTr: 1, ft: { ...TRACR_TRAIN.paper, lr: TRACR_LR_ROLES.paper.S }, evalSize: TRACR_EVAL_SIZE.paper, prune: { ...PRUNE_DEFAULT, scoringSize: 512 } },
   },
   async run(cfg, ctx): Promise<TracrPruneResults> {
     const task = makeTracrTask(cfg.program, cfg.tasks);

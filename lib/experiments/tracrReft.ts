@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { metricCurve, stepsToReach } from '../analysis/curves';
 import { registerExperiment } from './registry';
 import { makeTracrTask, TRACR_PROGRAMS, TracrTasksSchema, tracrTestSets } from './tracrData';
-import { accFromRow, exampleIds, exampleMaps, ExamplesSchema, TRACR_EVAL_SIZE, TRACR_EXAMPLES, TRACR_TASKS, TRACR_TRAIN } from './tracrFinetune';
+import { accFromRow, exampleIds, exampleMaps, ExamplesSchema, TRACR_EVAL_SIZE, TRACR_EXAMPLES, TRACR_LR_ROLES, TRACR_TASKS, TRACR_TRAIN } from './tracrFinetune';
 import { tracrReverseFinetuneStage, tracrScratchFinetuneStage, TracrAccuracy, tracrAccuracy, TracrTrainSchema } from './tracrStages';
 
 export const TracrReftSchema = z
@@ -61,7 +61,8 @@ export const tracrReft = registerExperiment({
   schema: TracrReftSchema,
   presets: {
     smoke: { program: 'counter', tasks: TRACR_TASKS.smoke, cTr: 1, ft: TRACR_TRAIN.smoke, reft: { ...TRACR_TRAIN.smoke, lr: 1e-2, evalEvery: 10 }, evalSize: TRACR_EVAL_SIZE.smoke, threshold: 0.9, examples: { counter: 'cbagbbd', maxIdentifier: 'bdafhmo' } },
-    laptop: { program: 'counter', tasks: TRACR_TASKS.laptop, cTr: 1, ft: TRACR_TRAIN.laptop, reft: { ...TRACR_TRAIN.laptop, lr: 1e-3, evalEvery: 20 }, evalSize: TRACR_EVAL_SIZE.laptop, threshold: 0.9, examples: TRACR_EXAMPLES },
+    // FT at the laptop η_M (1e-3), reFT at η_S (1e-4); the figures also run reFT at η_M (Fig. 27's η_M panel).
+    laptop: { program: 'counter', tasks: TRACR_TASKS.laptop, cTr: 1, ft: TRACR_TRAIN.laptop, reft: { ...TRACR_TRAIN.laptop, lr: TRACR_LR_ROLES.laptop.S, evalEvery: 20 }, evalSize: TRACR_EVAL_SIZE.laptop, threshold: 0.9, examples: TRACR_EXAMPLES },
     paper: { program: 'counter', tasks: TRACR_TASKS.paper, cTr: 1, ft: TRACR_TRAIN.paper, reft: { ...TRACR_TRAIN.paper, lr: 1e-3, evalEvery: 100 }, evalSize: TRACR_EVAL_SIZE.paper, threshold: 0.9, examples: TRACR_EXAMPLES },
   },
   async run(cfg, ctx): Promise<TracrReftResults> {

@@ -10,7 +10,7 @@
  */
 import { Preset } from '../experiments/registry';
 import { GridRequest, runGrid } from '../experiments/grid';
-import { TRACR_CTRS, TRACR_LRS, TracrFinetuneResults } from '../experiments/tracrFinetune';
+import { TRACR_CTRS, TRACR_LR_ROLES, TRACR_LRS, TracrFinetuneResults } from '../experiments/tracrFinetune';
 import { TracrPruneResults } from '../experiments/tracrPrune';
 import { TracrReftResults } from '../experiments/tracrReft';
 import { Figure } from './figure';
@@ -41,10 +41,14 @@ export const PAPER_TABLE3: Record<string, Record<string, [number, number, number
   },
 };
 
-/** The grids each preset runs (laptop: a subset of the paper's C_Tr sweep, to fit 2 CPU cores). */
+/**
+ * The grids each preset runs (laptop: a subset of the paper's C_Tr sweep, to fit 2 CPU cores). `lrs` are the
+ * paper's nominal LRs (Table 3 sits beside the paper's cells); `reftLrs` and the η_S / η_M panels use the
+ * preset's LR roles (TRACR_LR_ROLES: laptop η_M = 1e-3, η_S = 1e-4).
+ */
 export const TRACR_FIGURE_GRID: Record<Preset, { lrs: number[]; cTrs: number[]; reftLrs: number[] }> = {
   smoke: { lrs: [TRACR_LRS.M, TRACR_LRS.S], cTrs: [0, 1], reftLrs: [TRACR_LRS.M] },
-  laptop: { lrs: [TRACR_LRS.L, TRACR_LRS.M, TRACR_LRS.S, TRACR_LRS.VS], cTrs: [0, 1], reftLrs: [TRACR_LRS.M, TRACR_LRS.S] },
+  laptop: { lrs: [TRACR_LRS.L, TRACR_LRS.M, TRACR_LRS.S, TRACR_LRS.VS], cTrs: [0, 1], reftLrs: [TRACR_LR_ROLES.laptop.M, TRACR_LR_ROLES.laptop.S] },
   paper: { lrs: [TRACR_LRS.L, TRACR_LRS.M, TRACR_LRS.S, TRACR_LRS.VS], cTrs: [...TRACR_CTRS], reftLrs: [TRACR_LRS.M, TRACR_LRS.S, TRACR_LRS.VS] },
 };
 
@@ -178,9 +182,10 @@ export function tracrReftFigure(results: TracrReftResults[], title: string): Fig
   return { data, layout: { title: { text: title }, xaxis: { title: { text: 'iterations' }, type: 'log' }, yaxis: { title: { text: 'Acc O_PT (%), C_Te = 0' }, range: [0, 100] } } };
 }
 
-function lrName(lr: number): string {
-  const e = Object.entries(TRACR_LRS).find(([, v]) => v === lr);
-  return e ? `η_${e[0]}` : `lr ${lr}`;
+/** "η_S (1e-4)" under the preset's LR roles, or the plain LR. */
+function lrName(lr: number, preset: Preset): string {
+  const e = Object.entries(TRACR_LR_ROLES[preset]).find(([, v]) => v === lr);
+  return e ? `η_${e[0]} (${lr})` : `lr ${lr}`;
 }
 
 registerFigures({
@@ -196,7 +201,8 @@ registerFigures({
     for (const program of TRACR_FIGURE_PROGRAMS) {
       const rs = results.filter((r) => r.program === program);
       const pick = (lr: number, cTr: number) => rs.find((r) => r.lr === lr && r.cTr === cTr);
-      const chosen = [TRACR_LRS.S, TRACR_LRS.M].flatMap((lr) => [0, 1].map((c) => pick(lr, c))).filter((r): r is TracrFinetuneResults => !!r);
+      const roles = TRACR_LR_ROLES[preset];
+      const chosen = [roles.S, roles.M].flatMap((lr) => [0, 1].map((c) => pick(lr, c))).filter((r): r is TracrFinetuneResults => !!r);
       if (chosen.length === 0) continue;
       const tokens = chosen[0].example.tokens;
       const layers = program === 'counter' ? [1] : [0, 2];
@@ -204,14 +210,14 @@ registerFigures({
         const rf = reft.find((r) => r.program === program);
         const panels = [
           { name: 'compiled', pattern: chosen[0].example.attention.compiled[layer] },
-          ...chosen.map((r) => ({ name: `${lrName(r.lr)}, C_Tr=${r.cTr}`, pattern: r.example.attention.finetuned[layer] })),
-          ...(rf ? [{ name: `reFT ${lrName(rf.reftLr)} (after ${lrName(rf.ftLr)}, C_Tr=${rf.cTr})`, pattern: rf.example.attention[layer] }] : []),
+          ...chosen.map((r) => ({ name: `${lrName(r.lr, preset)}, C_Tr=${r.cTr}`, pattern: r.example.attention.finetuned[layer] })),
+          ...(rf ? [{ name: `reFT ${lrName(rf.reftLr, preset)} (after ${lrName(rf.ftLr, preset)}, C_Tr=${rf.cTr})`, pattern: rf.example.attention[layer] }] : []),
         ];
         const name = program === 'counter' ? 'fig10_counter_attention_block1' : `figs39-54_maxid_attention_block${layer}`;
         figures.push({ name, figure: tracrAttentionPanels(panels, tokens, `${program}: block-${layer} attention (${preset})`), width: 260 * panels.length + 120, height: 380 });
       }
       const mlpLayer = program === 'counter' ? 1 : 0;
-      const mlp = [{ name: 'compiled', act: chosen[0].example.mlp.compiled[mlpLayer] }, ...chosen.map((r) => ({ name: `${lrName(r.lr)}, C_Tr=${r.cTr}`, act: r.example.mlp.finetuned[mlpLayer] }))];
+      const mlp = [{ name: 'compiled', act: chosen[0].example.mlp.compiled[mlpLayer] }, ...chosen.map((r) => ({ name: `${lrName(r.lr, preset)}, C_Tr=${r.cTr}`, act: r.example.mlp.finetuned[mlpLayer] }))];
       figures.push({ name: program === 'counter' ? 'fig46_counter_mlp_block1' : 'fig53_maxid_mlp_block0', figure: tracrMlpPanels(mlp, tokens, `${program}: block-${mlpLayer} MLP activations (${preset})`), width: 260 * mlp.length + 120, height: 380 });
       figures.push({ name: `table3_${program === 'counter' ? 'counter' : 'maxid'}`, figure: tracrTable3Figure(results, program), width: 1300, height: 380 });
     }
@@ -225,7 +231,7 @@ registerFigures({
   title: 'Tracr: pruning weights and neurons (Figs 55–59)',
   async build(preset, seed) {
     const grid = TRACR_FIGURE_GRID[preset];
-    const lrs = [TRACR_LRS.M, TRACR_LRS.S].filter((lr) => grid.lrs.includes(lr));
+    const lrs = [TRACR_LR_ROLES[preset].M, TRACR_LR_ROLES[preset].S].filter((lr) => grid.lrs.includes(lr));
     const figures = [];
     const rows: Record<string, string | number | null>[] = [];
     for (const program of TRACR_FIGURE_PROGRAMS) {
@@ -236,7 +242,7 @@ registerFigures({
           sets: [`program=${program}`, `ft.lr=${lr}`, `cTr=${cTr}`, `prune.granularity=${granularity}`, `prune.params=${granularity === 'row' ? 'mlp' : 'blocks'}`],
         })));
         const out = (await runGrid<TracrPruneResults>(reqs)).map((o) => o.results);
-        const named = out.map((r) => ({ name: `${lrName(r.lr)}, C_Tr=${r.cTr}`, r }));
+        const named = out.map((r) => ({ name: `${lrName(r.lr, preset)}, C_Tr=${r.cTr}`, r }));
         const short = program === 'counter' ? 'counter' : 'maxid';
         figures.push({ name: `figs55-58_${short}_pruning_${granularity === 'weight' ? 'weights' : 'neurons'}`, figure: tracrPruningFigure(named, `${program}: pruning ${granularity === 'weight' ? 'single weights' : 'MLP neurons'} by grad x weight (${preset})`), width: 1000, height: 700 });
         for (const r of out) {
