@@ -9,7 +9,6 @@
  *   the transposed operand with the (fast) wasm Transpose kernel and then calls the stock kernel on the
  *   XNNPACK path. Batched products (attention) go through `batchedMatMul` below.
  */
-import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { registerFusedWasmKernels, setWasmOverridesEnabled, wasmOverridesEnabled } from './fused';
 import { installWasmThreads } from './wasmThreads';
@@ -275,7 +274,11 @@ function unsortedSegmentSum({ inputs, attrs, backend }: KernelArgs): tf.TensorIn
   return out;
 }
 
-/** Threads for XNNPACK: WRAPLAB_WASM_THREADS, else one per core (at most 4). */
+/**
+ * Threads for XNNPACK: WRAPLAB_WASM_THREADS, else 1. More threads buy ~5% on an idle 2-core machine, but the
+ * pool spin-waits, so on a busy one (parallel grid workers, a notebook beside a sweep) a step gets up to
+ * 5x slower (docs/speed.md, round 3); set WRAPLAB_WASM_THREADS=2 on a machine you have to yourself.
+ */
 export function wasmThreadsWanted(): number {
   const env = process.env.WRAPLAB_WASM_THREADS;
   if (env !== undefined && env !== '') {
@@ -283,7 +286,7 @@ export function wasmThreadsWanted(): number {
     if (!Number.isInteger(n) || n < 1) throw new Error(`WRAPLAB_WASM_THREADS=${env} must be a positive integer`);
     return n;
   }
-  return Math.min(4, os.availableParallelism());
+  return 1;
 }
 
 /**

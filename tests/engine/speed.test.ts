@@ -140,6 +140,8 @@ test('bench helpers: deterministic batch, percentiles, thread setting', () => {
   assert.equal(percentile([0, 10], 0.1), 1);
   const saved = process.env.WRAPLAB_WASM_THREADS;
   try {
+    delete process.env.WRAPLAB_WASM_THREADS;
+    assert.equal(wasmThreadsWanted(), 1, 'one thread unless asked: spin-waiting pools collapse on a busy machine');
     process.env.WRAPLAB_WASM_THREADS = '3';
     assert.equal(wasmThreadsWanted(), 3);
     process.env.WRAPLAB_WASM_THREADS = 'two';
