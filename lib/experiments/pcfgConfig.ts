@@ -88,6 +88,12 @@ export interface PcfgScale {
   lrs: Record<LrName, number>;
   /** The Scr.+FT model's pretraining prior: a and b roles swapped. */
   scratchPrior: [number, number, number];
+  /**
+   * Pretraining steps of the priors that need more than `pretrain.train.steps` (docs/pcfg-experiments.md):
+   * P^H has three operands to tell apart and leaves its plateau later. Only the grids apply it (through
+   * `priorSets`), so the other priors' cached runs keep their keys.
+   */
+  pretrainStepsByPrior: Partial<Record<PriorName, number>>;
 }
 
 const adamw = (lr: number) => ({ kind: 'adamw' as const, lr, beta1: 0.9, beta2: 0.95, weightDecay: 0.1, clipNorm: 1 });
@@ -107,6 +113,7 @@ export const PCFG_SCALES: Record<Preset, PcfgScale> = {
     reft: { lr: 1e-3, steps: 60, batchSize: 32, warmupFrac: 0, minLrRatio: 0.1, evalPerDecade: 3, evalSize: 96 },
     lrs: { L: 3e-3, M: 1e-3, S: 1e-4 },
     scratchPrior: [0.001, 0.999, 0],
+    pretrainStepsByPrior: {},
   },
   laptop: {
     pretrain: {
@@ -120,6 +127,7 @@ export const PCFG_SCALES: Record<Preset, PcfgScale> = {
     reft: { lr: 5e-5, steps: 200, batchSize: 32, warmupFrac: 0, minLrRatio: 0.01, evalPerDecade: 6, evalSize: 150 },
     lrs: { L: 5e-4, M: 5e-5, S: 5e-6 },
     scratchPrior: [0.001, 0.999, 0],
+    pretrainStepsByPrior: { H: 3000 },
   },
   paper: {
     pretrain: {
@@ -133,8 +141,18 @@ export const PCFG_SCALES: Record<Preset, PcfgScale> = {
     reft: { lr: 1e-5, steps: 10_000, batchSize: 96, warmupFrac: 0.2, minLrRatio: 0.01, evalPerDecade: 8, evalSize: 2000 },
     lrs: { L: 1e-4, M: 1e-5, S: 1e-6 },
     scratchPrior: [0.001, 0.999, 0],
+    pretrainStepsByPrior: {},
   },
 };
+
+/**
+ * The `--set` overrides that select a prior's pretrained model at a preset: the prior, plus its own step
+ * count where the scale gives one. Every grid (figures, notebooks) selects priors through this.
+ */
+export function priorSets(preset: Preset, prior: PriorName): string[] {
+  const steps = PCFG_SCALES[preset].pretrainStepsByPrior[prior];
+  return [`pretrain.data.prior=${prior}`, ...(steps === undefined ? [] : [`pretrain.train.steps=${steps}`])];
+}
 
 /** The paper's main-text training correlations and test correlations. */
 export const C_TRAINS = [0, 0.5, 0.8, 1] as const;

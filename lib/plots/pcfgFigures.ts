@@ -7,7 +7,7 @@
 import { runGrid, expandGrid, type GridRequest } from '../experiments/grid';
 import { Panel, panelFigure } from './panels';
 import type { Preset, RunOutcome } from '../experiments/registry';
-import { PCFG_SCALES, type LrName } from '../experiments/pcfgConfig';
+import { PCFG_SCALES, priorSets, type LrName } from '../experiments/pcfgConfig';
 import type { PcfgFinetuneResults, PcfgProbeResults, PcfgPretrainResults, PcfgPruneResults, PcfgReftResults } from '../experiments/pcfg';
 import { PAPER_ACC_PT, PAPER_TABLE5, PAPER_TABLE7, PRIOR_PA, paperRow, type PaperFinetuneRow } from '../experiments/pcfgPaper';
 import { PCFG_PRESETS, jailbreakPretrainConfig, labelDistributions, type PriorName } from '../tasks/pcfg';
@@ -69,7 +69,7 @@ export const PCFG_PLANS: Record<Preset, PcfgPlan> = {
     reftLrs: ['M'],
     indexer: { priors: ['L', 'H'], lrs: ['M', 'S'], cTrains: [0, 1] },
     mixing: [0.5, 0.1, 0.001],
-    jailbreak: { priors: ['L'], lrs: ['M', 'S'] },
+    jailbreak: { priors: ['L', 'M', 'H'], lrs: ['M', 'S'] },
   },
   paper: {
     priors: ['L', 'M', 'H'],
@@ -94,7 +94,7 @@ const lrOf = (preset: Preset, name: LrName) => PCFG_SCALES[preset].lrs[name];
 
 /** One fine-tuning cell as --set overrides (shared by every experiment whose config has pretrain + finetune). */
 export function finetuneSets(preset: Preset, prior: PriorName, lr: LrName, cTrain: number, extra: Record<string, unknown> = {}): string[] {
-  return expandGrid({ 'pretrain.data.prior': [prior], 'finetune.lr': [lrOf(preset, lr)], 'finetune.cTrain': [cTrain], ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, [v]])) })[0];
+  return [...priorSets(preset, prior), ...expandGrid({ 'finetune.lr': [lrOf(preset, lr)], 'finetune.cTrain': [cTrain], ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, [v]])) })[0]];
 }
 
 const request = (experiment: string, preset: Preset, seed: number, sets: string[]): GridRequest => ({ experiment, preset, seed, sets });
@@ -190,7 +190,7 @@ export function finetuneTable(cells: FinetuneCell[], preset: Preset, paper: Pape
 
 /** Acc PT of each prior's pretrained model. */
 export async function pretrainGrid(preset: Preset, seed: number, priors: PriorName[]): Promise<Record<string, Record<string, number>>> {
-  const outs = await runGrid<PcfgPretrainResults>(priors.map((prior) => request('pcfg-pretrain', preset, seed, [`pretrain.data.prior=${prior}`])));
+  const outs = await runGrid<PcfgPretrainResults>(priors.map((prior) => request('pcfg-pretrain', preset, seed, priorSets(preset, prior))));
   return Object.fromEntries(priors.map((p, i) => [p, outs[i].results.accPT]));
 }
 
@@ -285,12 +285,12 @@ registerFigures({
   async build(preset, seed) {
     const plan = PCFG_PLANS[preset];
     const models: { label: string; prior: PriorName; sets: string[] }[] = [];
-    for (const prior of plan.priors) models.push({ label: 'pretrained', prior, sets: [`pretrain.data.prior=${prior}`] });
+    for (const prior of plan.priors) models.push({ label: 'pretrained', prior, sets: priorSets(preset, prior) });
     for (const lr of plan.lrs) {
       for (const cTrain of [Math.min(...plan.cTrains), Math.max(...plan.cTrains)]) {
         for (const prior of plan.priors) {
           const ft = { ...PCFG_SCALES[preset].finetune, lr: lrOf(preset, lr), cTrain };
-          models.push({ label: `${lrLabel(preset, lr)}, C_Tr=${cTrain}`, prior, sets: [`pretrain.data.prior=${prior}`, `finetune=${JSON.stringify(ft)}`] });
+          models.push({ label: `${lrLabel(preset, lr)}, C_Tr=${cTrain}`, prior, sets: [...priorSets(preset, prior), `finetune=${JSON.stringify(ft)}`] });
         }
       }
     }
@@ -419,22 +419,29 @@ registerFigures({
     // E.2: pretrain with the jailbreak tokens, fine-tune count b with T_NJ, read count a through T_NJ, T_J1, T_J2.
     const families = JSON.stringify(jailbreakPretrainConfig(PCFG_PRESETS[preset]).families);
     const jb = await finetuneGrid(preset, seed, plan.jailbreak.priors, plan.jailbreak.lrs, [0], { 'pretrain.data.families': JSON.parse(families) });
+    // Fig 24's layout: one row per LR, one column per counting token, one series per prior.
+    const tokens = [['opt_c0', 'T_NJ (fine-tuned token)'], ['jb1_c0', 'T_J1'], ['jb2_c0', 'T_J2']] as const;
     const jbFig = panelFigure(
       `Fig 24 analog (${preset}): count a through the fine-tuned token T_NJ vs the jailbreak tokens (C_Tr=0)`,
-      jb.map((c) => ({
-        title: `P^${c.prior}, ${lrLabel(preset, c.lr)}`,
-        traces: (['opt_c0', 'jb1_c0', 'jb2_c0'] as const).map((key) => ({ name: key === 'opt_c0' ? 'T_NJ (fine-tuned token)' : key === 'jb1_c0' ? 'T_J1' : 'T_J2', x: c.out.results.curve.map((r) => r.step), y: c.out.results.curve.map((r) => r[key]) })),
-      })),
-      { rows: 1, cols: jb.length, xTitle: 'fine-tuning iteration', yTitle: 'Acc O_PT (count a)' },
+      plan.jailbreak.lrs.flatMap((lr) =>
+        tokens.map(([key, token]) => ({
+          title: `${token}, ${lrLabel(preset, lr)}`,
+          traces: jb.filter((c) => c.lr === lr).map((c) => ({ name: `P^${c.prior}`, x: c.out.results.curve.map((r) => r.step), y: c.out.results.curve.map((r) => r[key]), line: { color: PRIOR_COLOURS[c.prior] } })),
+        })),
+      ),
+      { rows: plan.jailbreak.lrs.length, cols: tokens.length, xTitle: 'fine-tuning iteration', yTitle: 'Acc O_PT (count a)' },
     );
     const rows = [
-      ...mixCells.map((c, i) => ({ protocol: 'E.1 mixing', setting: `PT fraction ${mixFractions[i]}`, final_opt_c0: pct(c.out.results.final.opt_c0), final_oft_c0: pct(c.out.results.final.oft_c0), final_jb1_c0: '', final_jb2_c0: '' })),
-      ...jb.map((c) => ({ protocol: 'E.2 jailbreak', setting: `P^${c.prior}, ${lrLabel(preset, c.lr)}`, final_opt_c0: pct(c.out.results.final.opt_c0), final_oft_c0: pct(c.out.results.final.oft_c0), final_jb1_c0: pct(c.out.results.final.jb1_c0), final_jb2_c0: pct(c.out.results.final.jb2_c0) })),
+      ...mixCells.map((c, i) => ({ protocol: 'E.1 mixing', setting: `PT fraction ${mixFractions[i]}`, pt_opt_c0: pct(c.out.results.accPT.opt_c0), pt_jb1_c0: '', pt_jb2_c0: '', final_opt_c0: pct(c.out.results.final.opt_c0), final_oft_c0: pct(c.out.results.final.oft_c0), final_jb1_c0: '', final_jb2_c0: '' })),
+      ...jb.map((c) => {
+        const r = c.out.results;
+        return { protocol: 'E.2 jailbreak', setting: `P^${c.prior}, ${lrLabel(preset, c.lr)}`, pt_opt_c0: pct(r.accPT.opt_c0), pt_jb1_c0: pct(r.accPT.jb1_c0), pt_jb2_c0: pct(r.accPT.jb2_c0), final_opt_c0: pct(r.final.opt_c0), final_oft_c0: pct(r.final.oft_c0), final_jb1_c0: pct(r.final.jb1_c0), final_jb2_c0: pct(r.final.jb2_c0) };
+      }),
     ];
     return {
       figures: [
         { name: 'fig18_mixing', figure: mixFig, width: 900, height: 450 },
-        { name: 'fig24_jailbreak', figure: jbFig, width: 450 * jb.length + 100, height: 450 },
+        { name: 'fig24_jailbreak', figure: jbFig, width: 1200, height: 380 * plan.jailbreak.lrs.length + 120 },
       ],
       tables: [{ name: 'fig18_fig24_appendix', table: toDataFrame(rows) }],
     };

@@ -21,6 +21,8 @@ import { initBackend } from '../../lib/engine/backend';
 import { makeEvalSet } from '../../lib/tasks/pcfg';
 import { pcfgConfig } from '../../lib/experiments/pcfgEval';
 import { PAPER_TABLE5, PAPER_TABLE7, paperRow } from '../../lib/experiments/pcfgPaper';
+import { priorSets, type PcfgPretrainConfig } from '../../lib/experiments/pcfg';
+import { finetuneSets } from '../../lib/plots/pcfgFigures';
 
 // Smoke-sized runs, cached in a temp data dir shared by the tests of this file (the fine-tuning stage is reused).
 process.env.WRAPLAB_DATA = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-pcfg-exp-'));
@@ -44,6 +46,18 @@ test('a fine-tuning stage key contains its parent: changing pretraining changes 
   const other = { ...cfg.pretrain, answerWeight: cfg.pretrain.answerWeight + 1 };
   assert.notEqual(hashConfig(finetuneKey(cfg.pretrain, cfg.finetune, 0)), hashConfig(finetuneKey(other, cfg.finetune, 0)));
   assert.equal(hashConfig(finetuneKey(cfg.pretrain, cfg.finetune, 0)), hashConfig(finetuneKey(structuredClone(cfg.pretrain), cfg.finetune, 0)));
+});
+
+test('priorSets: P^H pretrains longer at laptop (in every grid cell), the other priors keep the preset steps', () => {
+  const steps = (sets: string[]) => (resolveConfig(getExperiment('pcfg-pretrain'), 'laptop', sets) as PcfgPretrainConfig).pretrain.train.steps;
+  const base = PCFG_SCALES.laptop.pretrain.train.steps;
+  assert.equal(steps(priorSets('laptop', 'L')), base);
+  assert.equal(steps(priorSets('laptop', 'M')), base);
+  assert.equal(steps(priorSets('laptop', 'H')), PCFG_SCALES.laptop.pretrainStepsByPrior.H);
+  assert.ok(steps(priorSets('laptop', 'H')) > base);
+  const ft = resolveConfig(getExperiment('pcfg-finetune'), 'laptop', finetuneSets('laptop', 'H', 'M', 1)) as PcfgFinetuneConfig;
+  assert.deepEqual([ft.pretrain.data.prior, ft.pretrain.train.steps, ft.finetune.cTrain], ['H', PCFG_SCALES.laptop.pretrainStepsByPrior.H, 1]);
+  assert.deepEqual(priorSets('paper', 'H'), ['pretrain.data.prior=H']);
 });
 
 test('the paper tables are transcribed whole (36 rows each) and looked up by name', () => {
