@@ -133,6 +133,59 @@ export const tinyStoriesReft = registerExperiment({
   },
 });
 
+/**
+ * One stage of the TinyStories pipeline as its own experiment, so a figure grid (or a sweep) can train
+ * independent stages in parallel workers: both pretrainings, then the six deletions and two probes, then
+ * the seven reFTs and six probes. The aggregate experiments above then find every stage in the run cache.
+ */
+const StageSelectorSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('pretrain'), variant: z.enum(['present', 'absent']) }).strict(),
+  z.object({ kind: z.literal('delete'), protocol: z.enum(DELETION_PROTOCOLS), lr: z.enum(DELETION_LRS) }).strict(),
+  z.object({ kind: z.literal('reft'), from: z.union([z.literal('control'), z.object({ protocol: z.enum(DELETION_PROTOCOLS), lr: z.enum(DELETION_LRS) }).strict()]) }).strict(),
+  z.object({ kind: z.literal('probe'), model: z.union([z.enum(['present', 'absent']), z.object({ protocol: z.enum(DELETION_PROTOCOLS), lr: z.enum(DELETION_LRS) }).strict()]) }).strict(),
+]);
+export type TinyStoriesStageSelector = z.output<typeof StageSelectorSchema>;
+const TinyStoriesStageSchema = TinyStoriesSchema.extend({ stage: StageSelectorSchema });
+
+const withStage = (p: Input) => ({ ...p, stage: { kind: 'pretrain' as const, variant: 'present' as const } });
+
+export const tinyStoriesStage = registerExperiment({
+  id: 'tinystories-stage',
+  title: 'TinyStories: one cached stage (pretrain, delete, reFT or probe)',
+  description: 'Trains or probes a single stage of the TinyStories pipeline (--set stage=\'{"kind":"delete","protocol":"F","lr":"S"}\'); figure grids run the stages in parallel through it.',
+  version: 1,
+  schema: TinyStoriesStageSchema,
+  presets: { smoke: withStage(smoke), laptop: withStage(laptop), paper: withStage(paper) },
+  async run(full, ctx) {
+    const { stage: sel, ...rest } = full;
+    const cfg = rest as TinyStoriesConfig;
+    const seed = ctx.seed;
+    const ran =
+      sel.kind === 'pretrain' ? await pretrainStage(cfg, seed, sel.variant)
+      : sel.kind === 'delete' ? await deletionStage(cfg, seed, sel.protocol, sel.lr)
+      : sel.kind === 'reft' ? await reftStage(cfg, seed, sel.from === 'control' ? { kind: 'control' } : { kind: 'deleted', ...sel.from })
+      : typeof sel.model === 'string' ? await pretrainStage(cfg, seed, sel.model)
+      : await deletionStage(cfg, seed, sel.model.protocol, sel.model.lr);
+    try {
+      if (sel.kind === 'probe') return { stage: sel, run: ran.run.hash, probe: await probeStage(cfg, seed, ran.model, ran.run, tinyStoriesData(cfg.corpus, seed)) };
+      const evaluated = evaluatedRows(ran.metrics);
+      return { stage: sel, run: ran.run.hash, final: evaluated.length > 0 ? finalEval(evaluated) : null };
+    } finally {
+      ran.model.dispose();
+    }
+  },
+});
+
+/** The stages of the whole TinyStories set in dependency waves (each wave's stages are independent). */
+export function tinyStoriesStageWaves(): TinyStoriesStageSelector[][] {
+  const deleted = DELETION_LRS.flatMap((lr) => DELETION_PROTOCOLS.map((protocol) => ({ protocol, lr })));
+  return [
+    [{ kind: 'pretrain', variant: 'present' }, { kind: 'pretrain', variant: 'absent' }],
+    [...deleted.map((d) => ({ kind: 'delete' as const, ...d })), { kind: 'probe', model: 'present' }, { kind: 'probe', model: 'absent' }],
+    [...deleted.map((d) => ({ kind: 'reft' as const, from: d })), { kind: 'reft', from: 'control' }, ...deleted.map((d) => ({ kind: 'probe' as const, model: d }))],
+  ];
+}
+
 export interface TinyStoriesProbeResults {
   models: ({ label: string } & ProbeAccuracy)[];
 }

@@ -7,7 +7,7 @@
 import { runGrid } from '../experiments/grid';
 import { Panel, panelFigure } from './panels';
 import type { Preset } from '../experiments/registry';
-import type { CurveRow, TinyStoriesProbeResults, TinyStoriesReftResults } from '../experiments/tinystories';
+import { tinyStoriesStageWaves, type CurveRow, type TinyStoriesProbeResults, type TinyStoriesReftResults } from '../experiments/tinystories';
 import { DELETION_PROTOCOLS } from '../experiments/tinystoriesStages';
 import { Figure } from './figure';
 import { registerFigures } from './registry';
@@ -101,6 +101,11 @@ export function table1Rows(reft: TinyStoriesReftResults): Record<string, string 
 }
 
 export async function tinyStoriesResults(preset: Preset, seed: number): Promise<{ reft: TinyStoriesReftResults; probe: TinyStoriesProbeResults }> {
+  // Independent stages first, wave by wave, so parallel grid workers share the work; the two aggregates below
+  // then read every stage from the run cache.
+  for (const wave of tinyStoriesStageWaves()) {
+    await runGrid(wave.map((stage) => ({ experiment: 'tinystories-stage', preset, seed, sets: [`stage=${JSON.stringify(stage)}`] })));
+  }
   const [reft, probe] = await runGrid([
     { experiment: 'tinystories-reft', preset, seed },
     { experiment: 'tinystories-probe', preset, seed },

@@ -76,3 +76,31 @@ test('pretraining lowers the held-out loss; sampling is deterministic by seed; t
     stage.model.dispose();
   }
 });
+
+test('stage waves: every stage once, each after the stages it needs; a stage run fills the cache the aggregate reads', async () => {
+  const { tinyStoriesStageWaves } = await import('../../lib/experiments/tinystories');
+  const { runExperiment } = await import('../../lib/experiments/registry');
+  const waves = tinyStoriesStageWaves();
+  const key = (s: object) => JSON.stringify(s);
+  const waveOf = new Map<string, number>();
+  waves.forEach((w, i) => w.forEach((s) => {
+    assert.ok(!waveOf.has(key(s)), `stage listed twice: ${key(s)}`);
+    waveOf.set(key(s), i);
+  }));
+  const count = (kind: string) => waves.flat().filter((s) => s.kind === kind).length;
+  assert.deepEqual([count('pretrain'), count('delete'), count('reft'), count('probe')], [2, 6, 7, 8]);
+  const need = (s: (typeof waves)[number][number]): string[] => {
+    if (s.kind === 'delete') return [key({ kind: 'pretrain', variant: 'present' })];
+    if (s.kind === 'reft') return [s.from === 'control' ? key({ kind: 'pretrain', variant: 'absent' }) : key({ kind: 'delete', ...s.from })];
+    if (s.kind === 'probe') return [typeof s.model === 'string' ? key({ kind: 'pretrain', variant: s.model }) : key({ kind: 'delete', ...s.model })];
+    return [];
+  };
+  for (const s of waves.flat()) for (const n of need(s)) assert.ok(waveOf.get(n)! < waveOf.get(key(s))!, `${key(s)} runs before ${n}`);
+
+  // The stage experiment trains the same cached stage the pipeline uses.
+  const out = await runExperiment<{ run: string }>('tinystories-stage', { preset: 'smoke', sets: ['stage={"kind":"pretrain","variant":"absent"}'] });
+  const again = await pretrainStage(cfg, 0, 'absent');
+  assert.equal(out.results.run, again.run.hash);
+  again.model.dispose();
+  assert.throws(() => resolveConfig(getExperiment('tinystories-stage'), 'smoke', ['stage={"kind":"delete","protocol":"X","lr":"S"}']));
+});
