@@ -10,7 +10,7 @@
 import { registerExperiment } from './registry';
 import {
   DELETION_LRS, DELETION_PROTOCOLS, DeletionLr, DeletionProtocol, ReftSource, TinyStoriesConfig, TinyStoriesSchema,
-  TwistEvaluation, deletionStage, evaluatedRows, pretrainStage, reftLabel, reftStage, tinyStoriesData,
+  TwistEvaluation, deletionStage, evaluatedRows, evaluationStage, pretrainStage, reftLabel, reftStage, tinyStoriesData,
 } from './tinystoriesStages';
 import { ProbeAccuracy, probeStage } from './tinystoriesProbe';
 import { z } from 'zod';
@@ -42,7 +42,10 @@ const laptop: Input = {
   pretrain: { steps: 1200, batchSize: 16, optimizer: { kind: 'adamw', lr: 3e-3 }, schedule: { kind: 'cosine', warmupFrac: 0.05, minLrRatio: 0.1 }, logEvery: 20, checkpointEvery: 200 },
   deletion: { steps: 150, batchSize: 16, lrS: 3e-4, lrM: 1e-3, evalSteps: [0, 10, 50, 150] },
   reft: { steps: 300, batchSize: 16, lr: 3e-4, evalSteps: [0, 3, 10, 30, 100, 300], tableSteps: [0, 3, 30, 300] },
-  evaluation: { lossStories: 48, prompts: 32, maxNewTokens: 260, temperature: 1 },
+  // Twist rate on held-out Twist prompts, judged by the corpus-trained classifier: measured on the pretrained
+  // model, adversarial prompts give 0-6% under either judge (the model follows the Summary line, not Features);
+  // Twist prompts give 73% (classifier) / 15% (exact recogniser; a 0.7M model rarely keeps a twist word-exact).
+  evaluation: { lossStories: 48, prompts: 32, maxNewTokens: 260, temperature: 1, promptSet: 'twist', judge: 'classifier' },
   probe: { trainStories: 1200, testStories: 240, steps: 1500, lr: 1e-3, batchSize: 128 },
 };
 
@@ -71,11 +74,20 @@ export interface TinyStoriesReftResults {
   /** During reFT: the six deleted models and the control ("Not in PT"). */
   reft: { label: string; protocol: DeletionProtocol | null; lr: DeletionLr | null; curve: CurveRow[]; trainLoss: { step: number; loss: number }[] }[];
   /** Table 1 analog: % of sampled stories with a Twist at the table's reFT steps. */
-  table: { label: string; steps: number[]; twistPercent: number[] }[];
+  /** twistPercent under the configured judge; twistPercentExact under the exact recogniser. */
+  table: { label: string; steps: number[]; twistPercent: number[]; twistPercentExact: number[] }[];
 }
 
 function curve(rows: ReturnType<typeof evaluatedRows>): CurveRow[] {
-  return rows.map((r) => ({ step: r.step, lossTwist: r.lossTwist, lossNoTwist: r.lossNoTwist, lossAdversarial: r.lossAdversarial, twistRate: r.twistRate }));
+  return rows.map((r) => ({
+    step: r.step,
+    lossTwist: r.lossTwist,
+    lossNoTwist: r.lossNoTwist,
+    lossAdversarial: r.lossAdversarial,
+    twistRate: r.twistRate,
+    twistRateExact: r.twistRateExact,
+    twistRateClassifier: r.twistRateClassifier,
+  }));
 }
 
 function finalEval(rows: ReturnType<typeof evaluatedRows>): TwistEvaluation {
@@ -87,7 +99,7 @@ export const tinyStoriesReft = registerExperiment({
   id: 'tinystories-reft',
   title: 'TinyStories: deleting and reviving Twist (Table 1, Fig 11 right, Figs 31-34)',
   description: 'Pretrain with and without Twist stories, delete Twist by F / F+R / F+MM fine-tuning at LR S and M, reverse fine-tune on Twist stories; losses and Twist rate of sampled stories.',
-  version: 1,
+  version: 2,
   schema: TinyStoriesSchema,
   presets: TINYSTORIES_PRESETS,
   async run(cfg: TinyStoriesConfig, ctx): Promise<TinyStoriesReftResults> {
@@ -95,7 +107,7 @@ export const tinyStoriesReft = registerExperiment({
     const pre = {} as TinyStoriesReftResults['pretrained'];
     for (const variant of ['present', 'absent'] as const) {
       const stage = await pretrainStage(cfg, seed, variant);
-      pre[variant] = finalEval(evaluatedRows(stage.metrics));
+      pre[variant] = await evaluationStage(cfg, seed, stage);
       stage.model.dispose();
     }
     const deletion: TinyStoriesReftResults['deletion'] = [];
@@ -120,14 +132,16 @@ export const tinyStoriesReft = registerExperiment({
       });
       stage.model.dispose();
     }
+    const at = (r: (typeof reft)[number], s: number) => {
+      const row = r.curve.find((c) => c.step === s);
+      if (!row) throw new Error(`reft.tableSteps: step ${s} is not in reft.evalSteps`);
+      return row;
+    };
     const table = reft.map((r) => ({
       label: r.label,
       steps: cfg.reft.tableSteps,
-      twistPercent: cfg.reft.tableSteps.map((s) => {
-        const row = r.curve.find((c) => c.step === s);
-        if (!row) throw new Error(`reft.tableSteps: step ${s} is not in reft.evalSteps`);
-        return Math.round(100 * row.twistRate);
-      }),
+      twistPercent: cfg.reft.tableSteps.map((s) => Math.round(100 * at(r, s).twistRate)),
+      twistPercentExact: cfg.reft.tableSteps.map((s) => Math.round(100 * at(r, s).twistRateExact)),
     }));
     return { pretrained: pre, deletion, reft, table };
   },
@@ -169,7 +183,7 @@ export const tinyStoriesStage = registerExperiment({
     try {
       if (sel.kind === 'probe') return { stage: sel, run: ran.run.hash, probe: await probeStage(cfg, seed, ran.model, ran.run, tinyStoriesData(cfg.corpus, seed)) };
       const evaluated = evaluatedRows(ran.metrics);
-      return { stage: sel, run: ran.run.hash, final: evaluated.length > 0 ? finalEval(evaluated) : null };
+      return { stage: sel, run: ran.run.hash, final: sel.kind === 'pretrain' ? await evaluationStage(cfg, seed, ran) : finalEval(evaluated) };
     } finally {
       ran.model.dispose();
     }

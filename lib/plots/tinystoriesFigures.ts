@@ -96,6 +96,7 @@ export function table1Rows(reft: TinyStoriesReftResults): Record<string, string 
   return reft.table.map((t) => {
     const row: Record<string, string | number> = { protocol: t.label };
     t.steps.forEach((s, i) => (row[`it ${s}`] = t.twistPercent[i]));
+    t.steps.forEach((s, i) => (row[`it ${s} (exact judge)`] = t.twistPercentExact[i]));
     return row;
   });
 }

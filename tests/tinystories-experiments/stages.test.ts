@@ -104,3 +104,15 @@ test('stage waves: every stage once, each after the stages it needs; a stage run
   again.model.dispose();
   assert.throws(() => resolveConfig(getExperiment('tinystories-stage'), 'smoke', ['stage={"kind":"delete","protocol":"X","lr":"S"}']));
 });
+
+test('classifier judge: trained on the labelled corpus, accurate on held-out stories, deterministic', async () => {
+  const { classifierJudge } = await import('../../lib/experiments/tinystoriesStages');
+  const data = tinyStoriesData(cfg.corpus, 0);
+  const judge = classifierJudge(data, cfg.corpus, 0);
+  const held = ts.labelTwist(data.heldOut);
+  assert.ok(held.some((h) => h.twist) && held.some((h) => !h.twist));
+  assert.ok(ts.judgeAccuracy(judge, held) >= 0.9, `held-out accuracy ${ts.judgeAccuracy(judge, held)}`);
+  const again = new ts.BagOfWordsTwistJudge({ seed: Rng.derive(0, 'tinystories-judge').int(0, 2 ** 31) });
+  again.train(ts.labelTwist(data.datasets.pretrain.slice(0, 4000)));
+  for (const h of held.slice(0, 20)) assert.equal(again.probability(h.text), judge.probability(h.text));
+});
