@@ -219,14 +219,7 @@ export class Run {
       await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
     }
     heldLocks.add(file);
-    const heartbeat = setInterval(() => {
-      const now = new Date();
-      try {
-        fs.utimesSync(file, now, now);
-      } catch {
-        // removed under us: nothing to keep alive
-      }
-    }, LOCK_HEARTBEAT_MS);
+    const heartbeat = setInterval(touchHeldLocks, LOCK_HEARTBEAT_MS);
     heartbeat.unref();
     try {
       return await fn();
@@ -246,13 +239,37 @@ export class Run {
 const LOCK_POLL_MS = 500;
 const LOCK_HEARTBEAT_MS = 20_000;
 const heldLocks = new Set<string>();
+let lastTouch = 0;
 
+function touchHeldLocks(): void {
+  const now = new Date();
+  lastTouch = now.getTime();
+  for (const file of heldLocks) {
+    try {
+      fs.utimesSync(file, now, now);
+    } catch {
+      // removed under us: nothing to keep alive
+    }
+  }
+}
+
+/**
+ * Keeps this process's run locks fresh from inside long synchronous work (the trainer calls it every step),
+ * where the interval timer cannot fire. Cheap: touches at most once per heartbeat period.
+ */
+export function heartbeatLocks(): void {
+  if (heldLocks.size > 0 && Date.now() - lastTouch >= LOCK_HEARTBEAT_MS) touchHeldLocks();
+}
+
+/**
+ * On this host the holder's pid decides (a busy holder may not touch its lock for minutes: training steps are
+ * synchronous, so timers wait). On another host (a shared file system) only the heartbeat can tell.
+ */
 function lockIsStale(file: string): boolean {
   try {
     const age = Date.now() - fs.statSync(file).mtimeMs;
-    if (age > 6 * LOCK_HEARTBEAT_MS) return true;
     const owner = JSON.parse(fs.readFileSync(file, 'utf8')) as { pid: number; host: string };
-    if (owner.host !== os.hostname()) return false;
+    if (owner.host !== os.hostname()) return age > 6 * LOCK_HEARTBEAT_MS;
     try {
       process.kill(owner.pid, 0);
       return false;

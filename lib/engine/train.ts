@@ -11,7 +11,7 @@ import type { ForwardOptions, Transformer } from './model';
 import { Optimizer, OptimizerConfigSchema, ScheduleConfigSchema, clipScale, globalGradNorm, learningRate } from './optim';
 import { createProgress } from './progress';
 import { deriveSeed } from './rng';
-import type { MetricRow, Run } from './runs';
+import { heartbeatLocks, type MetricRow, type Run } from './runs';
 import { loadWeightsInto, saveModel } from './checkpoint';
 import { writeJsonAtomic } from './fsutil';
 
@@ -145,6 +145,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       loss = out.loss;
       if (!Number.isFinite(loss)) throw new Error(`${label}: loss became ${loss} at step ${step + 1} (lr ${lr}); lower the learning rate`);
       opts.onStep?.(step + 1, loss);
+      heartbeatLocks(); // timers cannot fire inside this synchronous loop
       const done = step + 1;
       const isEval = opts.evaluate && ((cfg.evalEvery > 0 && done % cfg.evalEvery === 0) || done === cfg.steps);
       const isLog = done % cfg.logEvery === 0 || done === cfg.steps;

@@ -44,3 +44,25 @@ test('the lock is re-entrant within a process and released when fn throws', asyn
   await assert.rejects(run.withLock(async () => { throw new Error('boom'); }), /boom/);
   assert.ok(!fs.existsSync(run.file('lock')));
 });
+
+test('a live holder on this host keeps its lock however old its heartbeat (training steps block timers)', async () => {
+  const run = freshRun();
+  writeLock(run, { pid: process.ppid, host: os.hostname() });
+  const old = new Date(Date.now() - 10 * 60_000);
+  fs.utimesSync(run.file('lock'), old, old);
+  setTimeout(() => fs.rmSync(run.file('lock')), 600);
+  const t0 = Date.now();
+  await run.withLock(async () => 'mine');
+  assert.ok(Date.now() - t0 >= 550, 'waited: a live holder is never taken over on its own host');
+});
+
+test('heartbeatLocks touches held locks from inside synchronous work', async () => {
+  const { heartbeatLocks } = await import('../../lib/engine/runs');
+  const run = freshRun();
+  await run.withLock(async () => {
+    const old = new Date(Date.now() - 10 * 60_000);
+    fs.utimesSync(run.file('lock'), old, old);
+    heartbeatLocks();
+    assert.ok(Date.now() - fs.statSync(run.file('lock')).mtimeMs < 5_000, 'touched');
+  });
+});
