@@ -101,7 +101,8 @@ export interface BenchResult {
 
 /** Debian's python3 (where apt's python3-torch lives), not a pyenv one on PATH; WRAPLAB_TORCH_PYTHON overrides. */
 const PYTHON = process.env.WRAPLAB_TORCH_PYTHON || '/usr/bin/python3';
-const TORCH_SCRIPT = path.join(__dirname, '..', '..', 'bench', 'torch_reference.py');
+// lib/engine under tsx, dist/lib/engine when built: the script lives in the package's bench/ either way.
+const TORCH_SCRIPT = [path.join(__dirname, '..', '..', 'bench', 'torch_reference.py'), path.join(__dirname, '..', '..', '..', 'bench', 'torch_reference.py')].find((f) => fs.existsSync(f)) ?? path.join(__dirname, '..', '..', 'bench', 'torch_reference.py');
 
 export function torchAvailable(): boolean {
   if (!fs.existsSync(PYTHON)) return false;
