@@ -10,7 +10,7 @@
 import { registerExperiment } from './registry';
 import {
   DELETION_LRS, DELETION_PROTOCOLS, DeletionLr, DeletionProtocol, ReftSource, TinyStoriesConfig, TinyStoriesSchema,
-  TwistEvaluation, deletionStage, evaluatedRows, evaluationStage, pretrainStage, reftLabel, reftStage, tinyStoriesData,
+  TwistEvaluation, deletionStage, evaluatedRows, evaluationStage, pretrainStage, reftLabel, reftStage, tinyStoriesData, twistEvaluationOf,
 } from './tinystoriesStages';
 import { ProbeAccuracy, probeStage } from './tinystoriesProbe';
 import { z } from 'zod';
@@ -79,20 +79,11 @@ export interface TinyStoriesReftResults {
 }
 
 function curve(rows: ReturnType<typeof evaluatedRows>): CurveRow[] {
-  return rows.map((r) => ({
-    step: r.step,
-    lossTwist: r.lossTwist,
-    lossNoTwist: r.lossNoTwist,
-    lossAdversarial: r.lossAdversarial,
-    twistRate: r.twistRate,
-    twistRateExact: r.twistRateExact,
-    twistRateClassifier: r.twistRateClassifier,
-  }));
+  return rows.map((r) => ({ step: r.step, ...twistEvaluationOf(r) }));
 }
 
 function finalEval(rows: ReturnType<typeof evaluatedRows>): TwistEvaluation {
-  const { step: _step, ...last } = curve(rows).at(-1)!;
-  return last;
+  return twistEvaluationOf(rows.at(-1)!);
 }
 
 export const tinyStoriesReft = registerExperiment({
@@ -152,11 +143,12 @@ export const tinyStoriesReft = registerExperiment({
  * independent stages in parallel workers: both pretrainings, then the six deletions and two probes, then
  * the seven reFTs and six probes. The aggregate experiments above then find every stage in the run cache.
  */
+const DeletedSchema = z.object({ protocol: z.enum(DELETION_PROTOCOLS), lr: z.enum(DELETION_LRS) }).strict();
 const StageSelectorSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('pretrain'), variant: z.enum(['present', 'absent']) }).strict(),
-  z.object({ kind: z.literal('delete'), protocol: z.enum(DELETION_PROTOCOLS), lr: z.enum(DELETION_LRS) }).strict(),
-  z.object({ kind: z.literal('reft'), from: z.union([z.literal('control'), z.object({ protocol: z.enum(DELETION_PROTOCOLS), lr: z.enum(DELETION_LRS) }).strict()]) }).strict(),
-  z.object({ kind: z.literal('probe'), model: z.union([z.enum(['present', 'absent']), z.object({ protocol: z.enum(DELETION_PROTOCOLS), lr: z.enum(DELETION_LRS) }).strict()]) }).strict(),
+  DeletedSchema.extend({ kind: z.literal('delete') }).strict(),
+  z.object({ kind: z.literal('reft'), from: z.union([z.literal('control'), DeletedSchema]) }).strict(),
+  z.object({ kind: z.literal('probe'), model: z.union([z.enum(['present', 'absent']), DeletedSchema]) }).strict(),
 ]);
 export type TinyStoriesStageSelector = z.output<typeof StageSelectorSchema>;
 const TinyStoriesStageSchema = TinyStoriesSchema.extend({ stage: StageSelectorSchema });
@@ -182,8 +174,7 @@ export const tinyStoriesStage = registerExperiment({
       : await deletionStage(cfg, seed, sel.model.protocol, sel.model.lr);
     try {
       if (sel.kind === 'probe') return { stage: sel, run: ran.run.hash, probe: await probeStage(cfg, seed, ran.model, ran.run, tinyStoriesData(cfg.corpus, seed)) };
-      const evaluated = evaluatedRows(ran.metrics);
-      return { stage: sel, run: ran.run.hash, final: sel.kind === 'pretrain' ? await evaluationStage(cfg, seed, ran) : finalEval(evaluated) };
+      return { stage: sel, run: ran.run.hash, final: sel.kind === 'pretrain' ? await evaluationStage(cfg, seed, ran) : finalEval(evaluatedRows(ran.metrics)) };
     } finally {
       ran.model.dispose();
     }

@@ -267,9 +267,29 @@ function adamw(lr: number): TrainConfigInput['optimizer'] {
 }
 
 /** Evaluates only at the listed steps (the trainer asks every step when evalEvery is 1). */
-function atSteps(steps: readonly number[], evaluate: (m: Transformer) => TwistEvaluation) {
+function atSteps(steps: readonly number[], evaluate: (m: Transformer) => TwistEvaluation, atStart: () => Promise<TwistEvaluation>) {
   const want = new Set(steps);
-  return (m: Transformer, step: number): Record<string, number> => (want.has(step) ? { ...evaluate(m) } : {});
+  return async (m: Transformer, step: number): Promise<Record<string, number>> => {
+    if (!want.has(step)) return {};
+    return { ...(step === 0 ? await atStart() : evaluate(m)) };
+  };
+}
+
+/** The evaluation fields of a metrics row (without step, loss, lr). */
+export function twistEvaluationOf(row: TwistEvaluation): TwistEvaluation {
+  const { lossTwist, lossNoTwist, lossAdversarial, twistRate, twistRateExact, twistRateClassifier } = row;
+  return { lossTwist, lossNoTwist, lossAdversarial, twistRate, twistRateExact, twistRateClassifier };
+}
+
+/**
+ * A fine-tuning stage's step 0 is its parent model as it finished, under the same evaluator (same prompts and
+ * sampling seed): the parent's own row at its last step when it has one, else the parent's cached evaluation
+ * stage — not a fresh round of sampling per child.
+ */
+async function parentEvaluation(cfg: TinyStoriesConfig, seed: number, parent: Stage, parentSteps: number | null): Promise<TwistEvaluation> {
+  const last = evaluatedRows(parent.metrics).at(-1);
+  if (parentSteps !== null && last?.step === parentSteps) return twistEvaluationOf(last);
+  return evaluationStage(cfg, seed, parent);
 }
 
 function saveTokenizer(run: Run, data: TinyStoriesData): void {
@@ -317,7 +337,7 @@ export async function deletionStage(cfg: TinyStoriesConfig, seed: number, protoc
     label: `tinystories delete ${protocol} (LR ${lr})`,
     config: train,
     sampler: storySampler(deletionSet(data, protocol), data, cfg.contextLength, Rng.derive(seed, 'tinystories-delete', protocol, lr).int(0, 2 ** 31)),
-    evaluate: atSteps(d.evalSteps, makeTwistEvaluator(cfg, data, seed)),
+    evaluate: atSteps(d.evalSteps, makeTwistEvaluator(cfg, data, seed), () => parentEvaluation(cfg, seed, parent, null)),
   });
   saveTokenizer(run, data);
   return { run, model, metrics };
@@ -343,7 +363,7 @@ export async function reftStage(cfg: TinyStoriesConfig, seed: number, source: Re
     label: `tinystories reFT ${reftLabel(source)}`,
     config: train,
     sampler: storySampler(data.datasets.recovery, data, cfg.contextLength, Rng.derive(seed, 'tinystories-reft').int(0, 2 ** 31)),
-    evaluate: atSteps(r.evalSteps, makeTwistEvaluator(cfg, data, seed)),
+    evaluate: atSteps(r.evalSteps, makeTwistEvaluator(cfg, data, seed), () => parentEvaluation(cfg, seed, parent, source.kind === 'control' ? null : cfg.deletion.steps)),
   });
   saveTokenizer(run, data);
   return { run, model: parent.model, metrics };

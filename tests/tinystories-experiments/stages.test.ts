@@ -116,3 +116,22 @@ test('classifier judge: trained on the labelled corpus, accurate on held-out sto
   again.train(ts.labelTwist(data.datasets.pretrain.slice(0, 4000)));
   for (const h of held.slice(0, 20)) assert.equal(again.probability(h.text), judge.probability(h.text));
 });
+
+test("a fine-tuning stage's step 0 is its parent's evaluation: identical to judging the parent afresh", async () => {
+  const { deletionStage, reftStage, evaluatedRows, makeTwistEvaluator, twistEvaluationOf } = await import('../../lib/experiments/tinystoriesStages');
+  const c: TinyStoriesConfig = { ...cfg, deletion: { ...cfg.deletion, evalSteps: [0, cfg.deletion.steps] } };
+  const pre = await pretrainStage(c, 0, 'present');
+  const fresh = makeTwistEvaluator(c, tinyStoriesData(c.corpus, 0), 0)(pre.model);
+  pre.model.dispose();
+  const del = await deletionStage(c, 0, 'F', 'M');
+  const delRows = evaluatedRows(del.metrics);
+  del.model.dispose();
+  assert.equal(delRows[0].step, 0);
+  assert.deepEqual(twistEvaluationOf(delRows[0]), fresh);
+  const reft = await reftStage(c, 0, { kind: 'deleted', protocol: 'F', lr: 'M' });
+  reft.model.dispose();
+  const reftRows = evaluatedRows(reft.metrics);
+  assert.equal(reftRows[0].step, 0);
+  assert.equal(delRows.at(-1)!.step, c.deletion.steps);
+  assert.deepEqual(twistEvaluationOf(reftRows[0]), twistEvaluationOf(delRows.at(-1)!));
+});
