@@ -13,6 +13,7 @@ import type { Batch } from './data';
 import { Transformer, type ModelConfig } from './model';
 import { Optimizer, type OptimizerConfigInput } from './optim';
 import { Rng } from './rng';
+import { projectRoot } from './runs';
 import { encodeSafetensors, type SafeTensor } from './safetensors';
 import { trainStep } from './train';
 import { wasmThreadCount } from './wasmThreads';
@@ -101,8 +102,8 @@ export interface BenchResult {
 
 /** Debian's python3 (where apt's python3-torch lives), not a pyenv one on PATH; WRAPLAB_TORCH_PYTHON overrides. */
 const PYTHON = process.env.WRAPLAB_TORCH_PYTHON || '/usr/bin/python3';
-// lib/engine under tsx, dist/lib/engine when built: the script lives in the package's bench/ either way.
-const TORCH_SCRIPT = [path.join(__dirname, '..', '..', 'bench', 'torch_reference.py'), path.join(__dirname, '..', '..', '..', 'bench', 'torch_reference.py')].find((f) => fs.existsSync(f)) ?? path.join(__dirname, '..', '..', 'bench', 'torch_reference.py');
+// From the package root, so it is found from sources (tsx) and from dist/ alike.
+const TORCH_SCRIPT = path.join(projectRoot(), 'bench', 'torch_reference.py');
 
 export function torchAvailable(): boolean {
   if (!fs.existsSync(PYTHON)) return false;
