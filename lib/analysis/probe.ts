@@ -13,26 +13,53 @@ import type { Transformer } from '../engine/model';
 import { Optimizer } from '../engine/optim';
 import { Rng } from '../engine/rng';
 
+/** The number of blocks a forward pass must run to produce every name, or undefined when a name needs them all. */
+function blocksNeeded(model: Transformer, names: string[]): number | undefined {
+  let need = 0;
+  for (const name of names) {
+    const m = /^blocks\.(\d+)\./.exec(name);
+    if (m) need = Math.max(need, Number(m[1]) + 1);
+    else if (name !== 'embed' && name !== 'pos_embed') return undefined;
+  }
+  return Math.min(need, model.config.nLayers);
+}
+
 /**
  * Features of `names` for each row of `batch`: the activation at each row's positions, averaged over them.
  * `positions[b]` lists the positions t of row b (one entry = no averaging). Returns name -> [B * d] row-major.
+ * Only the work the features need is done: the pass stops after the last block named, and a causal model
+ * reads each chunk only up to its last requested position (later tokens cannot change earlier activations).
  */
 export function extractFeatures(model: Transformer, batch: Batch, positions: number[][], names: string[], chunk = 128): Record<string, Float32Array> {
   const { batchSize: B, contextLength: T } = batch;
   if (positions.length !== B) throw new Error(`extractFeatures: ${positions.length} position lists for ${B} rows`);
+  const stopAtLayer = blocksNeeded(model, names);
   const out: Record<string, Float32Array> = {};
   for (let s = 0; s < B; s += chunk) {
     const n = Math.min(chunk, B - s);
-    const acts = tf.tidy(() => {
-      const tokens = tf.tensor2d(batch.tokens.subarray(s * T, (s + n) * T), [n, T], 'int32');
-      const { cache } = model.forward(tokens, { cache: names });
+    let used = T;
+    if (model.config.causal) {
+      used = 1;
+      for (let b = s; b < s + n; b++) for (const t of positions[b]) used = Math.max(used, t + 1);
+      // Whole multiples of 32: a few distinct shapes, since each new shape costs the backend a slow first call.
+      used = Math.min(T, Math.ceil(used / 32) * 32);
+    }
+    // tidy returns the tensors, not their data: tidy walks what it returns, and walking typed arrays of a million
+    // numbers costs more than the forward pass.
+    const tensors = tf.tidy(() => {
+      const rows = new Int32Array(n * used);
+      for (let b = 0; b < n; b++) rows.set(batch.tokens.subarray((s + b) * T, (s + b) * T + used), b * used);
+      const tokens = tf.tensor2d(rows, [n, used], 'int32');
+      const { cache } = model.forward(tokens, { cache: names, stopAtLayer });
       return names.map((name) => {
         const a = cache[name];
         if (!a) throw new Error(`extractFeatures: no activation named ${name}`);
         if (a.rank !== 3) throw new Error(`extractFeatures: ${name} has rank ${a.rank}; probes read [batch, position, width] activations`);
-        return { d: a.shape[2] as number, data: a.dataSync() as Float32Array };
+        return a;
       });
     });
+    const acts = tensors.map((a) => ({ d: a.shape[2] as number, data: a.dataSync() as Float32Array }));
+    tf.dispose(tensors);
     names.forEach((name, k) => {
       const { d, data } = acts[k];
       if (!out[name]) out[name] = new Float32Array(B * d);
@@ -41,7 +68,7 @@ export function extractFeatures(model: Transformer, batch: Batch, positions: num
         const dst = (s + b) * d;
         for (const t of ps) {
           if (t < 0 || t >= T) throw new Error(`extractFeatures: position ${t} outside the context of ${T}`);
-          const src = (b * T + t) * d;
+          const src = (b * used + t) * d;
           for (let j = 0; j < d; j++) out[name][dst + j] += data[src + j] / ps.length;
         }
       }

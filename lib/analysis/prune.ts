@@ -103,10 +103,13 @@ export function scoreUnits(model: Transformer, batches: Batch[], spec: PruneSpec
     for (const batch of batches) {
       const { grads } = lossAndGrads(model, batch, { trainable: (n) => eligible.has(n), forward: { masks } });
       for (const p of spec.params) {
-        const gw = tf.tidy(() => {
+        // dataSync outside tidy: tidy walks a returned typed array element by element.
+        const gwT = tf.tidy(() => {
           const prod = tf.mul(grads[p], model.param(p));
-          return (spec.granularity === 'row' ? tf.sum(prod, 1) : tf.reshape(prod, [-1])).dataSync() as Float32Array;
+          return spec.granularity === 'row' ? tf.sum(prod, 1) : tf.reshape(prod, [-1]);
         });
+        const gw = gwT.dataSync() as Float32Array;
+        gwT.dispose();
         let acc = sums.get(p);
         if (!acc) sums.set(p, (acc = new Float64Array(gw.length)));
         for (let i = 0; i < gw.length; i++) acc[i] += gw[i] / batches.length;

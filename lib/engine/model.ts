@@ -172,9 +172,16 @@ export interface ForwardOptions {
   training?: boolean;
   /** Seed for dropout noise (the trainer passes one derived from the run seed and step). */
   dropoutSeed?: number;
+  /**
+   * Run only blocks 0..stopAtLayer-1 (TransformerLens' stop_at_layer): `logits` is then the residual stream after
+   * the last block run, [B, T, dModel], and nothing after it is computed — probes that read early blocks skip the
+   * unembedding, by far the largest activation for a big vocabulary.
+   */
+  stopAtLayer?: number;
 }
 
 export interface ForwardResult {
+  /** [B, T, outputSize]; with stopAtLayer, the residual stream [B, T, dModel] where the pass stopped. */
   logits: tf.Tensor3D;
   cache: Record<string, tf.Tensor>;
 }
@@ -328,7 +335,9 @@ export class Transformer {
 
     const H = c.nHeads;
     const dh = c.dHead;
-    for (let i = 0; i < c.nLayers; i++) {
+    const stop = opts.stopAtLayer;
+    if (stop !== undefined && !(Number.isInteger(stop) && stop >= 0 && stop <= c.nLayers)) throw new Error(`forward: stopAtLayer must be an integer in 0..${c.nLayers}, got ${stop}`);
+    for (let i = 0; i < (stop ?? c.nLayers); i++) {
       const p = `blocks.${i}`;
       x = point(`${p}.resid_pre`, x);
 
@@ -370,6 +379,7 @@ export class Transformer {
       const mlpOut = point(`${p}.mlp_out`, dropout(linear(hidden, `${p}.mlp.W_out`, `${p}.mlp.b_out`)));
       x = point(`${p}.resid_post`, tf.add(x, mlpOut));
     }
+    if (stop !== undefined) return { logits: x as tf.Tensor3D, cache };
     x = point('ln_final.normalized', norm(x, 'ln_final'));
     const logits = point('logits', linear(x, 'unembed.W_U', 'unembed.b_U'));
     return { logits, cache };

@@ -27,7 +27,8 @@ function probeData(model: Transformer, stories: readonly ts.TinyStory[], data: T
   const positions = Array.from({ length: batch.batchSize }, (_, b) => Array.from(batch.lastPositions.subarray(b * batch.lastK, (b + 1) * batch.lastK)));
   // extractFeatures reads tokens only; targets and weights are unused.
   const asBatch = { batchSize: batch.batchSize, contextLength, tokens: batch.tokens, targets: batch.tokens, weights: new Float32Array(batch.tokens.length) };
-  return { features: extractFeatures(model, asBatch, positions, layers, 64), labels: batch.labels };
+  // 16 rows at a time: attention scores grow with rows x T^2, and smaller chunks stay in cache.
+  return { features: extractFeatures(model, asBatch, positions, layers, 16), labels: batch.labels };
 }
 
 /** Probes a trained model (the parent run names it in the cache key). */

@@ -61,6 +61,33 @@ test('extractFeatures averages the named activation over the given positions', a
   model.dispose();
 });
 
+test('extractFeatures computes only what it reads (early stop, causal trim) and returns the full pass\'s values', async () => {
+  await initBackend();
+  const tf = await import('@tensorflow/tfjs');
+  for (const causal of [true, false]) {
+    const model = new Transformer({ vocabSize: 6, contextLength: 8, dModel: 8, nLayers: 3, nHeads: 2, causal }, 2);
+    const batch = sortBatch(new Rng(2), { length: 4, digits: 5 }, 5);
+    const positions = [[1], [2, 3], [0], [4], [2]];
+    const names = ['blocks.0.resid_post', 'blocks.1.mlp.hidden'];
+    const got = extractFeatures(model, batch, positions, names, 2);
+    // Reference: the whole model over the whole context, read at the same positions.
+    const full = tf.tidy(() => {
+      const { cache } = model.forward(tf.tensor2d(batch.tokens, [batch.batchSize, batch.contextLength], 'int32'), { cache: names });
+      return names.map((n) => ({ d: cache[n].shape[2] as number, data: cache[n].dataSync() as Float32Array }));
+    });
+    names.forEach((name, k) => {
+      const { d, data } = full[k];
+      positions.forEach((ps, b) => {
+        for (let j = 0; j < d; j++) {
+          const want = ps.reduce((acc, t) => acc + data[(b * batch.contextLength + t) * d + j], 0) / ps.length;
+          assert.ok(Math.abs(got[name][b * d + j] - want) < 1e-5, `${name} row ${b} (causal ${causal})`);
+        }
+      });
+    });
+    model.dispose();
+  }
+});
+
 test('curve helpers: steps to reach a threshold, log-spaced steps', () => {
   const rows = [{ step: 0, acc: 0.2 }, { step: 10, acc: 0.5 }, { step: 100, acc: 0.95 }, { step: 1000, acc: 1 }];
   const c = metricCurve(rows, 'acc');

@@ -59,6 +59,21 @@ test('cache holds every documented activation with the documented shapes', async
   m.dispose();
 });
 
+test('stopAtLayer runs only the first blocks and returns the residual stream there', async () => {
+  await initBackend();
+  const model = new Transformer({ vocabSize: 7, contextLength: 6, dModel: 8, nLayers: 3, nHeads: 2 }, 3);
+  const tokens = tf.tensor2d([[1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]], [2, 6], 'int32');
+  const { cache } = model.forward(tokens, { cache: true });
+  const early = model.forward(tokens, { stopAtLayer: 2, cache: true });
+  assert.deepEqual(early.logits.shape, [2, 6, 8]);
+  assert.deepEqual(early.logits.dataSync(), cache['blocks.1.resid_post'].dataSync());
+  assert.ok(!('blocks.2.resid_pre' in early.cache) && !('logits' in early.cache), 'nothing after the stop is computed');
+  assert.deepEqual(model.forward(tokens, { stopAtLayer: 0 }).logits.dataSync(), cache['blocks.0.resid_pre'].dataSync());
+  assert.throws(() => model.forward(tokens, { stopAtLayer: 4 }), /stopAtLayer must be an integer in 0\.\.3/);
+  tf.dispose([tokens, early.logits, ...Object.values(early.cache), ...Object.values(cache)]);
+  model.dispose();
+});
+
 test('masks zero exactly the named units', async () => {
   await initBackend();
   const m = new Transformer(tiny, 4);
