@@ -12,9 +12,33 @@ export interface GridRequest extends Omit<RunRequest, 'out' | 'force'> {
 
 export type GridRunner = (requests: GridRequest[]) => Promise<RunOutcome[]>;
 
+/** Runs computed (not read from the cache) by grid runners in this process, and their summed wall time. */
+export interface GridWork {
+  runs: number;
+  runMs: number;
+}
+
+const work: GridWork = { runs: 0, runMs: 0 };
+
+/** Counts computed runs; their summed time is what one worker would have taken (the "before parallel" number). */
+export function recordGridWork(runs: number, runMs: number): void {
+  work.runs += runs;
+  work.runMs += runMs;
+}
+
+/** A snapshot of the work recorded so far (subtract two snapshots to time a span). */
+export function gridWork(): GridWork {
+  return { ...work };
+}
+
 let runner: GridRunner = async (requests) => {
   const out: RunOutcome[] = [];
-  for (const r of requests) out.push(await runExperiment(r.experiment, r));
+  for (const r of requests) {
+    const started = performance.now();
+    const outcome = await runExperiment(r.experiment, r);
+    if (!outcome.cached) recordGridWork(1, performance.now() - started);
+    out.push(outcome);
+  }
   return out;
 };
 

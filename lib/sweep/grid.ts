@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import { createProgress } from '../engine/progress';
-import { GridRequest, GridRunner, setGridRunner } from '../experiments/grid';
+import { GridRequest, GridRunner, recordGridWork, setGridRunner } from '../experiments/grid';
 import { RunOutcome, parsePreset, runExperiment } from '../experiments/registry';
 import { isFinished, planTasks, sweepsRoot } from './plan';
 import { defaultJobs, runPool } from './pool';
@@ -36,6 +36,7 @@ export function parallelGridRunner(opts: ParallelGridOptions = {}): GridRunner {
       let ended = 0;
       const results = await runPool(path.join(sweepsRoot(), '_grid'), todo, { jobs, onFinish: () => progress.update(++ended) });
       progress.finish();
+      recordGridWork(results.filter((r) => r.status === 'finished').length, results.reduce((sum, r) => sum + r.wallMs, 0));
       const failed = results.filter((r) => r.status !== 'finished');
       if (failed.length) {
         const lines = failed.map((f) => `  ${f.task.experiment} ${taskLabel(f.task)}: ${f.error ?? f.status} (log: ${f.log})`);
@@ -43,7 +44,12 @@ export function parallelGridRunner(opts: ParallelGridOptions = {}): GridRunner {
       }
     }
     const out: RunOutcome[] = [];
-    for (const r of requests) out.push(await runExperiment(r.experiment, r));
+    for (const r of requests) {
+      const started = performance.now();
+      const outcome = await runExperiment(r.experiment, r);
+      if (!outcome.cached) recordGridWork(1, performance.now() - started); // trained here, not in a worker
+      out.push(outcome);
+    }
     return out;
   };
 }

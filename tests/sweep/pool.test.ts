@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cli } from './inProcessCli';
-import { runExperiment, runGrid, setGridRunner } from '../../lib/experiments';
+import { gridWork, runExperiment, runGrid, setGridRunner } from '../../lib/experiments';
 import { collectSweep, localLogFile, parallelGridRunner, parseSweepSpec, runSweep, sweepStatus } from '../../lib/sweep';
 
 process.env.WRAPLAB_QUIET = '1';
@@ -86,7 +86,12 @@ test('local pool: a killed worker does not stop the sweep; the rerun resumes it 
 test('parallel grid runner: same outcomes as the sequential runner, computed in workers; a failure names its log', async () => {
   const requests = [0, 1, 0].map((seed) => ({ experiment: 'demo-sort', preset: 'smoke', seed, sets: ['train.steps=20', 'evalSize=16'] }));
   freshData('grid-seq');
+  const work0 = gridWork();
   const sequential = await runGrid(requests);
+  // Grid work counts computed runs only (the repeated seed-0 request is the same run): the 1-worker time.
+  const work1 = gridWork();
+  assert.equal(work1.runs - work0.runs, 2);
+  assert.ok(work1.runMs > work0.runMs);
   const dataPar = freshData('grid-par');
   const prev = setGridRunner(parallelGridRunner({ jobs: 2 }));
   try {
@@ -94,7 +99,10 @@ test('parallel grid runner: same outcomes as the sequential runner, computed in 
     const failing = { ...requests[0], sets: ['model.nHeads=64'] };
     await assert.rejects(runGrid([...requests, failing]), /1 of 3 grid runs failed:\n {2}demo-sort \[3\] seed=0 model\.nHeads=64: model config: dHead must be a positive integer.*\(log: .*\.log\)/);
     assert.equal(fs.readdirSync(path.join(dataPar, 'sweeps', '_grid', 'logs')).length, 3, 'three distinct runs, each in a worker');
+    const work2 = gridWork();
+    assert.equal(work2.runs - work1.runs, 2, 'the two runs that finished in workers count; the failed one does not');
     const parallel = await runGrid(requests); // now all cached
+    assert.equal(gridWork().runs, work2.runs, 'cached runs add no work');
     assert.deepEqual(parallel.map((o) => o.results), sequential.map((o) => o.results));
     assert.deepEqual(parallel.map((o) => path.basename(o.runDir)), sequential.map((o) => path.basename(o.runDir)));
   } finally {
