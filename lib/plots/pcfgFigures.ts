@@ -12,7 +12,7 @@ import type { PcfgFinetuneResults, PcfgProbeResults, PcfgPretrainResults, PcfgPr
 import { PAPER_ACC_PT, PAPER_TABLE5, PAPER_TABLE7, PRIOR_PA, paperRow, type PaperFinetuneRow } from '../experiments/pcfgPaper';
 import { PCFG_PRESETS, jailbreakPretrainConfig, labelDistributions, type PriorName } from '../tasks/pcfg';
 import type { Figure } from './figure';
-import { registerFigures } from './registry';
+import { registerFigures, registerGroupPrefetch } from './registry';
 import { toDataFrame } from './table';
 
 export interface PcfgPlan {
@@ -69,7 +69,9 @@ export const PCFG_PLANS: Record<Preset, PcfgPlan> = {
     reftLrs: ['M'],
     indexer: { priors: ['L', 'H'], lrs: ['M', 'S'], cTrains: [0, 1] },
     mixing: [0.5, 0.1, 0.001],
-    jailbreak: { priors: ['L', 'M', 'H'], lrs: ['M', 'S'] },
+    // Not P^H: its fine-tuning never lowers count a (98.7% after eta_M; measured in session 2), so no token can
+    // reveal a jailbreak there, and its 3,000-step jailbreak pretraining cost ~10 of the set's minutes.
+    jailbreak: { priors: ['L', 'M'], lrs: ['M', 'S'] },
   },
   paper: {
     priors: ['L', 'M', 'H'],
@@ -93,8 +95,13 @@ export const PCFG_PLANS: Record<Preset, PcfgPlan> = {
 const lrOf = (preset: Preset, name: LrName) => PCFG_SCALES[preset].lrs[name];
 
 /** One fine-tuning cell as --set overrides (shared by every experiment whose config has pretrain + finetune). */
+/** Extra overrides ({key: value}) as --set strings. */
+export function overrideSets(extra: Record<string, unknown>): string[] {
+  return expandGrid(Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, [v]])))[0];
+}
+
 export function finetuneSets(preset: Preset, prior: PriorName, lr: LrName, cTrain: number, extra: Record<string, unknown> = {}): string[] {
-  return [...priorSets(preset, prior), ...expandGrid({ 'finetune.lr': [lrOf(preset, lr)], 'finetune.cTrain': [cTrain], ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, [v]])) })[0]];
+  return [...priorSets(preset, prior), ...overrideSets({ 'finetune.lr': lrOf(preset, lr), 'finetune.cTrain': cTrain, ...extra })];
 }
 
 const request = (experiment: string, preset: Preset, seed: number, sets: string[]): GridRequest => ({ experiment, preset, seed, sets });
@@ -106,11 +113,17 @@ export interface FinetuneCell {
   out: RunOutcome<PcfgFinetuneResults>;
 }
 
+type CellSpec = Omit<FinetuneCell, 'out'> & { extra?: Record<string, unknown> };
+
+/** Runs a list of fine-tuning cells as one grid (so parallel workers share them) and returns them with their outcomes. */
+export async function finetuneCells(preset: Preset, seed: number, cells: CellSpec[]): Promise<FinetuneCell[]> {
+  const outs = await runGrid<PcfgFinetuneResults>(cells.map((c) => request('pcfg-finetune', preset, seed, finetuneSets(preset, c.prior, c.lr, c.cTrain, c.extra))));
+  return cells.map(({ extra: _extra, ...c }, i) => ({ ...c, out: outs[i] }));
+}
+
 /** Runs fine-tuning cells (cached) and returns them with their grid coordinates. */
-export async function finetuneGrid(preset: Preset, seed: number, priors: PriorName[], lrs: LrName[], cTrains: number[], extra: Record<string, unknown> = {}): Promise<FinetuneCell[]> {
-  const cells = priors.flatMap((prior) => lrs.flatMap((lr) => cTrains.map((cTrain) => ({ prior, lr, cTrain }))));
-  const outs = await runGrid<PcfgFinetuneResults>(cells.map((c) => request('pcfg-finetune', preset, seed, finetuneSets(preset, c.prior, c.lr, c.cTrain, extra))));
-  return cells.map((c, i) => ({ ...c, out: outs[i] }));
+export function finetuneGrid(preset: Preset, seed: number, priors: PriorName[], lrs: LrName[], cTrains: number[], extra: Record<string, unknown> = {}): Promise<FinetuneCell[]> {
+  return finetuneCells(preset, seed, priors.flatMap((prior) => lrs.flatMap((lr) => cTrains.map((cTrain) => ({ prior, lr, cTrain, extra })))));
 }
 
 // ------------------------------------------------------------------ drawing helpers
@@ -188,11 +201,43 @@ export function finetuneTable(cells: FinetuneCell[], preset: Preset, paper: Pape
   });
 }
 
-/** Acc PT of each prior's pretrained model. */
-export async function pretrainGrid(preset: Preset, seed: number, priors: PriorName[]): Promise<Record<string, Record<string, number>>> {
-  const outs = await runGrid<PcfgPretrainResults>(priors.map((prior) => request('pcfg-pretrain', preset, seed, priorSets(preset, prior))));
-  return Object.fromEntries(priors.map((p, i) => [p, outs[i].results.accPT]));
+/**
+ * Acc PT of each prior's pretrained model. The pretrainings run as one grid, longest first: with two workers,
+ * P^H's 3,000 steps beside P^L then P^M, not after them. Grids that fine-tune call this first, so their
+ * workers never wait on a pretraining another worker holds.
+ */
+export async function pretrainGrid(preset: Preset, seed: number, priors: PriorName[], extra: Record<string, unknown> = {}): Promise<Record<string, Record<string, number>>> {
+  const order = longestFirst(preset, priors.map((prior) => ({ prior, extra })));
+  const outs = await runGrid<PcfgPretrainResults>(order.map((p) => pretrainRequest(preset, seed, p)));
+  return Object.fromEntries(order.map((p, i) => [p.prior, outs[i].results.accPT]));
 }
+
+/** E.2's models pretrain with the jailbreak tokens' families added. */
+const jailbreakExtra = (preset: Preset) => ({ 'pretrain.data.families': jailbreakPretrainConfig(PCFG_PRESETS[preset]).families });
+
+interface PretrainSpec {
+  prior: PriorName;
+  extra: Record<string, unknown>;
+}
+
+const pretrainRequest = (preset: Preset, seed: number, p: PretrainSpec) => request('pcfg-pretrain', preset, seed, [...priorSets(preset, p.prior), ...overrideSets(p.extra)]);
+
+function longestFirst(preset: Preset, specs: PretrainSpec[]): PretrainSpec[] {
+  const scale = PCFG_SCALES[preset];
+  const steps = (p: PriorName) => scale.pretrainStepsByPrior[p] ?? scale.pretrain.train.steps;
+  return [...specs].sort((a, b) => steps(b.prior) - steps(a.prior));
+}
+
+/** Every pretraining the PCFG sets use (the main priors, E.2's jailbreak models), for the group's shared-stage grid. */
+export function pcfgPretrainings(preset: Preset): PretrainSpec[] {
+  const plan = PCFG_PLANS[preset];
+  const jbExtra = jailbreakExtra(preset);
+  return longestFirst(preset, [...plan.priors.map((prior) => ({ prior, extra: {} })), ...plan.jailbreak.priors.map((prior) => ({ prior, extra: jbExtra }))]);
+}
+
+registerGroupPrefetch('pcfg', async (preset, seed) => {
+  await runGrid(pcfgPretrainings(preset).map((p) => pretrainRequest(preset, seed, p)));
+});
 
 registerFigures({
   id: 'pcfg-finetune',
@@ -404,10 +449,16 @@ registerFigures({
   title: 'PCFG appendix: E.1 mixing pretraining data (Fig 18) and E.2 jailbreak tokens (Fig 24)',
   async build(preset, seed) {
     const plan = PCFG_PLANS[preset];
+    // E.2's jailbreak models pretrain first (in parallel), then E.1's and E.2's fine-tunings run as one grid.
+    const jbExtra = jailbreakExtra(preset);
+    await pretrainGrid(preset, seed, plan.jailbreak.priors, jbExtra);
     // E.1: P^L, eta_M, C_Tr = 0, with a fraction of pretraining rows in every batch.
-    const mixCells = await finetuneGrid(preset, seed, ['L'], ['M'], [0]);
-    for (const f of plan.mixing) mixCells.push(...(await finetuneGrid(preset, seed, ['L'], ['M'], [0], { 'finetune.pretrainFraction': f })));
     const mixFractions = [0, ...plan.mixing];
+    const mixSpecs: CellSpec[] = mixFractions.map((f) => ({ prior: 'L', lr: 'M', cTrain: 0, extra: f ? { 'finetune.pretrainFraction': f } : {} }));
+    const jbSpecs: CellSpec[] = plan.jailbreak.priors.flatMap((prior) => plan.jailbreak.lrs.map((lr) => ({ prior, lr, cTrain: 0, extra: jbExtra })));
+    const appendixCells = await finetuneCells(preset, seed, [...mixSpecs, ...jbSpecs]);
+    const mixCells = appendixCells.slice(0, mixSpecs.length);
+    const jb = appendixCells.slice(mixSpecs.length);
     const mixFig = panelFigure(
       `Fig 18 analog (${preset}): fine-tuning with pretraining data mixed in (P^L, eta_M, C_Tr=0)`,
       (['opt_c0', 'oft_c0'] as const).map((key) => ({
@@ -416,9 +467,7 @@ registerFigures({
       })),
       { rows: 1, cols: 2, xTitle: 'fine-tuning iteration', yTitle: 'accuracy' },
     );
-    // E.2: pretrain with the jailbreak tokens, fine-tune count b with T_NJ, read count a through T_NJ, T_J1, T_J2.
-    const families = JSON.stringify(jailbreakPretrainConfig(PCFG_PRESETS[preset]).families);
-    const jb = await finetuneGrid(preset, seed, plan.jailbreak.priors, plan.jailbreak.lrs, [0], { 'pretrain.data.families': JSON.parse(families) });
+    // E.2: pretrained with the jailbreak tokens, fine-tuned on count b with T_NJ; count a read through T_NJ, T_J1, T_J2.
     // Fig 24's layout: one row per LR, one column per counting token, one series per prior.
     const tokens = [['opt_c0', 'T_NJ (fine-tuned token)'], ['jb1_c0', 'T_J1'], ['jb2_c0', 'T_J2']] as const;
     const jbFig = panelFigure(

@@ -18,11 +18,11 @@ import {
 import { mlpOutputs, scoreUnits, PruneMasks } from '../../lib/analysis/prune';
 import { hashConfig } from '../../lib/engine/runs';
 import { initBackend } from '../../lib/engine/backend';
-import { makeEvalSet } from '../../lib/tasks/pcfg';
+import { makeEvalSet, jailbreakPretrainConfig, PCFG_PRESETS } from '../../lib/tasks/pcfg';
 import { pcfgConfig } from '../../lib/experiments/pcfgEval';
 import { PAPER_TABLE5, PAPER_TABLE7, paperRow } from '../../lib/experiments/pcfgPaper';
 import { priorSets, type PcfgPretrainConfig } from '../../lib/experiments/pcfg';
-import { finetuneSets } from '../../lib/plots/pcfgFigures';
+import { finetuneSets, overrideSets, pcfgPretrainings } from '../../lib/plots/pcfgFigures';
 
 // Smoke-sized runs, cached in a temp data dir shared by the tests of this file (the fine-tuning stage is reused).
 process.env.WRAPLAB_DATA = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-pcfg-exp-'));
@@ -58,6 +58,24 @@ test('priorSets: P^H pretrains longer at laptop (in every grid cell), the other 
   const ft = resolveConfig(getExperiment('pcfg-finetune'), 'laptop', finetuneSets('laptop', 'H', 'M', 1)) as PcfgFinetuneConfig;
   assert.deepEqual([ft.pretrain.data.prior, ft.pretrain.train.steps, ft.finetune.cTrain], ['H', PCFG_SCALES.laptop.pretrainStepsByPrior.H, 1]);
   assert.deepEqual(priorSets('paper', 'H'), ['pretrain.data.prior=H']);
+});
+
+test('the PCFG shared-stage grid lists every pretraining the sets fine-tune from, longest first, with the same configs', () => {
+  const specs = pcfgPretrainings('laptop');
+  assert.equal(specs[0].prior, 'H', 'P^H (3,000 steps) first');
+  const families = jailbreakPretrainConfig(PCFG_PRESETS.laptop).families;
+  assert.notDeepEqual(families, PCFG_PRESETS.laptop.families);
+  const pretrainOf = (p: (typeof specs)[number]) => (resolveConfig(getExperiment('pcfg-pretrain'), 'laptop', [...priorSets('laptop', p.prior), ...overrideSets(p.extra)]) as PcfgPretrainConfig).pretrain;
+  const jailbreak = specs.filter((p) => Object.keys(p.extra).length > 0);
+  assert.deepEqual(specs.filter((p) => Object.keys(p.extra).length === 0).map((p) => p.prior).sort(), ['H', 'L', 'M']);
+  assert.deepEqual(jailbreak.map((p) => p.prior).sort(), ['L', 'M']);
+  for (const p of jailbreak) {
+    // The very pretraining its jailbreak fine-tunings use (same config, so the same cached run).
+    const ft = resolveConfig(getExperiment('pcfg-finetune'), 'laptop', finetuneSets('laptop', p.prior, 'S', 0, { 'pretrain.data.families': families })) as PcfgFinetuneConfig;
+    assert.deepEqual(pretrainOf(p), ft.pretrain);
+  }
+  const plain = resolveConfig(getExperiment('pcfg-finetune'), 'laptop', finetuneSets('laptop', 'H', 'M', 1)) as PcfgFinetuneConfig;
+  assert.deepEqual(pretrainOf(specs[0]), plain.pretrain);
 });
 
 test('the paper tables are transcribed whole (36 rows each) and looked up by name', () => {
