@@ -32,16 +32,18 @@ const smoke: Input = {
 };
 
 /**
- * Laptop: sized from measurements on the shared 2-core machine (see figures/README.md for the wall time).
- * The paper's 4000-step reFT with evaluations at 0/30/300/3000 becomes 300 steps with 0/3/30/300.
+ * Laptop: sized so the whole set (2 pretrainings, 6 deletions, 7 reFTs, 8 probes) fits 45 minutes on the shared
+ * 2-core machine (measured wall time in figures/README.md; a training step costs ~1 s at this size). The paper's
+ * 4000-step reFT with evaluations at 0/30/300/3000 becomes 100 steps with 0/3/30/100: the control's slower
+ * revival already shows by iteration 30 (session-2 runs of 300 steps: deleted 53-66% vs control 3% at it 30).
  */
 const laptop: Input = {
   corpus: { stories: 12000, minWords: 20, maxWords: 180, maxFeatures: 3, vocabSize: 2048 },
   model: { dModel: 64, nLayers: 4, nHeads: 4, dMlp: 176, ...llama },
   contextLength: 320,
-  pretrain: { steps: 1200, batchSize: 16, optimizer: { kind: 'adamw', lr: 3e-3 }, schedule: { kind: 'cosine', warmupFrac: 0.05, minLrRatio: 0.1 }, logEvery: 20, checkpointEvery: 200 },
+  pretrain: { steps: 1000, batchSize: 16, optimizer: { kind: 'adamw', lr: 3e-3 }, schedule: { kind: 'cosine', warmupFrac: 0.05, minLrRatio: 0.1 }, logEvery: 20, checkpointEvery: 200 },
   deletion: { steps: 150, batchSize: 16, lrS: 3e-4, lrM: 1e-3, evalSteps: [0, 10, 50, 150] },
-  reft: { steps: 300, batchSize: 16, lr: 3e-4, evalSteps: [0, 3, 10, 30, 100, 300], tableSteps: [0, 3, 30, 300] },
+  reft: { steps: 100, batchSize: 16, lr: 3e-4, evalSteps: [0, 3, 10, 30, 100], tableSteps: [0, 3, 30, 100] },
   // Twist rate on held-out Twist prompts, judged by the corpus-trained classifier: measured on the pretrained
   // model, adversarial prompts give 0-6% under either judge (the model follows the Summary line, not Features);
   // Twist prompts give 73% (classifier) / 15% (exact recogniser; a 0.7M model rarely keeps a twist word-exact).
@@ -186,8 +188,9 @@ export function tinyStoriesStageWaves(): TinyStoriesStageSelector[][] {
   const deleted = DELETION_LRS.flatMap((lr) => DELETION_PROTOCOLS.map((protocol) => ({ protocol, lr })));
   return [
     [{ kind: 'pretrain', variant: 'present' }, { kind: 'pretrain', variant: 'absent' }],
-    [...deleted.map((d) => ({ kind: 'delete' as const, ...d })), { kind: 'probe', model: 'present' }, { kind: 'probe', model: 'absent' }],
-    [...deleted.map((d) => ({ kind: 'reft' as const, from: d })), { kind: 'reft', from: 'control' }, ...deleted.map((d) => ({ kind: 'probe' as const, model: d }))],
+    // The control's reFT needs only "Not in PT", so it fills the second wave; long runs first in each wave.
+    [...deleted.map((d) => ({ kind: 'delete' as const, ...d })), { kind: 'reft', from: 'control' }, { kind: 'probe', model: 'present' }, { kind: 'probe', model: 'absent' }],
+    [...deleted.map((d) => ({ kind: 'reft' as const, from: d })), ...deleted.map((d) => ({ kind: 'probe' as const, model: d }))],
   ];
 }
 
