@@ -48,7 +48,8 @@ const laptop: Input = {
   // model, adversarial prompts give 0-6% under either judge (the model follows the Summary line, not Features);
   // Twist prompts give 73% (classifier) / 15% (exact recogniser; a 0.7M model rarely keeps a twist word-exact).
   evaluation: { lossStories: 48, prompts: 32, maxNewTokens: 260, temperature: 1, promptSet: 'twist', judge: 'classifier' },
-  probe: { trainStories: 1200, testStories: 240, steps: 1500, lr: 1e-3, batchSize: 128 },
+  // 4,000 / 1,000 probe stories: one SE of a probe accuracy ~0.011 (0.022 at 1,200 / 240, the size of the effect).
+  probe: { trainStories: 4000, testStories: 1000, steps: 1500, lr: 1e-3, batchSize: 128 },
 };
 
 /** Paper: the authors' shape (91M, 12 x 768) and schedule; needs a GPU backend, never run here. */
