@@ -33,6 +33,11 @@ export const TracrPruneSchema = z
         /** Samples (one batch) of the pretraining task for the gradient. */
         scoringSize: z.number().int().positive(),
         iterative: z.boolean(),
+        /**
+         * 'gradxweight': the paper's first-order score. 'exact': the measured loss drop of zeroing each unit, re-scored
+         * after every unit (greedy); finds the few weights holding a per-count wrapper that grad x weight misses.
+         */
+        scoring: z.enum(['gradxweight', 'exact']).default('gradxweight'),
       })
       .strict(),
   })
@@ -102,7 +107,8 @@ export const tracrPrune = registerExperiment({
         spec,
         maxUnits: cfg.prune.maxUnits,
         scoringBatches: [scoring],
-        iterative: cfg.prune.iterative,
+        iterative: cfg.prune.iterative || cfg.prune.scoring === 'exact',
+        scoring: cfg.prune.scoring,
         evaluate: (masks: Record<string, tf.Tensor>) => {
           const p0 = readoutClasses(model, task, tests.cTe0.batch, masks);
           preds.push(p0);

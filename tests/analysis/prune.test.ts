@@ -4,7 +4,7 @@ import { initBackend, tf } from '../../lib/engine/backend';
 import { Transformer } from '../../lib/engine/model';
 import { Rng } from '../../lib/engine/rng';
 import { batchLoss } from '../../lib/engine/evaluate';
-import { PruneMasks, mlpOutputs, pruneSweep, scoreUnits } from '../../lib/analysis/prune';
+import { PruneMasks, exactScores, mlpOutputs, pruneSweep, scoreUnits } from '../../lib/analysis/prune';
 import { sortBatch } from '../../lib/tasks/toy/sort';
 
 const task = { length: 4, digits: 5 };
@@ -77,5 +77,37 @@ test('a prune sweep removes distinct units, evaluates after each, and the top un
     evaluate: (masks) => Array.from(masks['blocks.0.attn.W_Q']?.dataSync() ?? []).filter((x) => x === 0).length,
   });
   assert.deepEqual(w.map((s) => s.metrics), [0, 1, 2]);
+  model.dispose();
+});
+
+test('exact scores are the measured loss drops; an exact sweep is greedy and each unit lowers the scoring loss', async () => {
+  await initBackend();
+  const model = new Transformer(cfg, 4);
+  const batch = sortBatch(new Rng(4), task, 32);
+  const spec = { granularity: 'weight' as const, params: ['blocks.1.mlp.W_out'] };
+  const pruned = new PruneMasks(model, 'weight');
+  pruned.add({ param: 'blocks.1.mlp.W_out', index: 3 });
+  const lossWith = (pm: PruneMasks) => {
+    const masks = pm.toMasks();
+    const l = batchLoss(model, batch, { masks });
+    tf.dispose(Object.values(masks));
+    return l;
+  };
+  const base = lossWith(pruned);
+  const scored = exactScores(model, [batch], spec, pruned, 0);
+  assert.equal(scored.length, 24 * 16 - 1, 'every weight but the pruned one');
+  for (let i = 1; i < scored.length; i++) assert.ok(scored[i - 1].score >= scored[i].score, 'sorted by score');
+  for (const u of [scored[0], scored[100], scored.at(-1)!]) {
+    const trial = pruned.copy();
+    trial.add(u);
+    assert.ok(Math.abs(u.score - (base - lossWith(trial))) < 1e-6, 'score = measured loss drop');
+  }
+  assert.ok(!pruned.has(scored[0]) && pruned.size === 1, 'scoring leaves the pruning state alone');
+  assert.ok(exactScores(model, [batch], spec, pruned, 0.1).every((u) => Math.abs(model.param(u.param).dataSync()[u.index]) >= 0.1), 'minAbs skips small weights');
+
+  const losses: number[] = [];
+  const steps = pruneSweep(model, { spec, maxUnits: 3, scoringBatches: [batch], scoring: 'exact', iterative: true, evaluate: (masks) => losses.push(batchLoss(model, batch, { masks })) });
+  assert.equal(steps.length, 4);
+  for (let k = 1; k < losses.length; k++) assert.ok(losses[k] < losses[k - 1], `unit ${k} lowers the loss`);
   model.dispose();
 });
