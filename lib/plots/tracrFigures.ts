@@ -225,6 +225,11 @@ registerFigures({
   },
 });
 
+/** One row of figs55-58_tracr_pruning.csv. */
+function pruneRow(program: string, granularity: string, r: TracrPruneResults): Record<string, string | number | null> {
+  return { program, granularity, lr: r.lr, cTr: r.cTr, accPT_cTe0_k0: pct(r.steps[0].acc.cTe0.pt), accPT_cTe0_k1: pct(r.steps[1]?.acc.cTe0.pt ?? NaN), bestGainPT_cTe0: pct(r.bestGain.cTe0), kAtBest_cTe0: r.bestGain.kAtBestCTe0, accPT_cTe1_k0: pct(r.steps[0].acc.cTe1.pt), bestGainPT_cTe1: pct(r.bestGain.cTe1), kAtBest_cTe1: r.bestGain.kAtBestCTe1, firstUnit: r.steps[1]?.unit ?? null };
+}
+
 /** Units of the exact-scoring sweep (each step scores every weight with a forward pass, so fewer than grad x weight's 20). */
 const EXACT_PRUNE_UNITS: Record<Preset, number> = { smoke: 2, laptop: 5, paper: 10 };
 
@@ -248,9 +253,7 @@ registerFigures({
         const named = out.map((r) => ({ name: `${lrName(r.lr, preset)}, C_Tr=${r.cTr}`, r }));
         const short = program === 'counter' ? 'counter' : 'maxid';
         figures.push({ name: `figs55-58_${short}_pruning_${granularity === 'weight' ? 'weights' : 'neurons'}`, figure: tracrPruningFigure(named, `${program}: pruning ${granularity === 'weight' ? 'single weights' : 'MLP neurons'} by grad x weight (${preset})`), width: 1000, height: 700 });
-        for (const r of out) {
-          rows.push({ program, granularity, lr: r.lr, cTr: r.cTr, accPT_cTe0_k0: pct(r.steps[0].acc.cTe0.pt), accPT_cTe0_k1: pct(r.steps[1]?.acc.cTe0.pt ?? NaN), bestGainPT_cTe0: pct(r.bestGain.cTe0), kAtBest_cTe0: r.bestGain.kAtBestCTe0, accPT_cTe1_k0: pct(r.steps[0].acc.cTe1.pt), bestGainPT_cTe1: pct(r.bestGain.cTe1), kAtBest_cTe1: r.bestGain.kAtBestCTe1, firstUnit: r.steps[1]?.unit ?? null });
-        }
+        for (const r of out) rows.push(pruneRow(program, granularity, r));
         if (granularity === 'weight') runs.push(...named);
       }
       // Beside the paper's grad x weight: exact scoring (measured loss drops, greedy) of the Counter's single weights
@@ -259,7 +262,7 @@ registerFigures({
         const exactSets = [`program=${program}`, `ft.lr=${TRACR_LR_ROLES[preset].S}`, 'cTr=1', 'prune.granularity=weight', 'prune.params=blocks', 'prune.scoring=exact', `prune.maxUnits=${EXACT_PRUNE_UNITS[preset]}`];
         const [exact] = (await runGrid<TracrPruneResults>([{ experiment: 'tracr-prune', preset, seed, sets: exactSets }])).map((o) => o.results);
         figures.push({ name: 'figs55-58_counter_pruning_weights_exact', figure: tracrPruningFigure([{ name: `${lrName(exact.lr, preset)}, C_Tr=1, exact`, r: exact }], `counter: pruning single weights by exact loss drop, greedy (${preset})`), width: 1000, height: 700 });
-        rows.push({ program, granularity: 'weight (exact)', lr: exact.lr, cTr: exact.cTr, accPT_cTe0_k0: pct(exact.steps[0].acc.cTe0.pt), accPT_cTe0_k1: pct(exact.steps[1]?.acc.cTe0.pt ?? NaN), bestGainPT_cTe0: pct(exact.bestGain.cTe0), kAtBest_cTe0: exact.bestGain.kAtBestCTe0, accPT_cTe1_k0: pct(exact.steps[0].acc.cTe1.pt), bestGainPT_cTe1: pct(exact.bestGain.cTe1), kAtBest_cTe1: exact.bestGain.kAtBestCTe1, firstUnit: exact.steps[1]?.unit ?? null });
+        rows.push(pruneRow(program, 'weight (exact)', exact));
       }
       const corr = runs.filter((x) => x.r.cTr === 1).sort((a, b) => b.r.bestGain.cTe0 - a.r.bestGain.cTe0)[0];
       if (corr) figures.push({ name: `fig59_${program === 'counter' ? 'counter' : 'maxid'}_prune_histogram`, figure: tracrHistogramFigure(corr.r, `${program}: predicted classes after pruning one weight (${corr.name})`), width: 900, height: 420 });

@@ -7,8 +7,8 @@
  */
 import * as path from 'node:path';
 import { createProgress } from '../engine/progress';
-import { GridRequest, GridRunner, recordGridWork, setGridRunner } from '../experiments/grid';
-import { RunOutcome, parsePreset, runExperiment } from '../experiments/registry';
+import { GridRequest, GridRunner, recordGridWork, runRecorded, setGridRunner } from '../experiments/grid';
+import { RunOutcome, parsePreset } from '../experiments/registry';
 import { isFinished, planTasks, sweepsRoot } from './plan';
 import { defaultJobs, runPool } from './pool';
 import { taskLabel } from './spec';
@@ -36,21 +36,16 @@ export function parallelGridRunner(opts: ParallelGridOptions = {}): GridRunner {
       let ended = 0;
       const results = await runPool(path.join(sweepsRoot(), '_grid'), todo, { jobs, onFinish: () => progress.update(++ended) });
       progress.finish();
-      recordGridWork(results.filter((r) => r.status === 'finished').length, results.reduce((sum, r) => sum + r.wallMs, 0));
+      const finished = results.filter((r) => r.status === 'finished');
+      recordGridWork(finished.length, finished.reduce((sum, r) => sum + r.wallMs, 0));
       const failed = results.filter((r) => r.status !== 'finished');
       if (failed.length) {
         const lines = failed.map((f) => `  ${f.task.experiment} ${taskLabel(f.task)}: ${f.error ?? f.status} (log: ${f.log})`);
         throw new GridRunError(`${failed.length} of ${todo.length} grid runs failed:\n${lines.join('\n')}`);
       }
     }
-    const out: RunOutcome[] = [];
-    for (const r of requests) {
-      const started = performance.now();
-      const outcome = await runExperiment(r.experiment, r);
-      if (!outcome.cached) recordGridWork(1, performance.now() - started); // trained here, not in a worker
-      out.push(outcome);
-    }
-    return out;
+    // Reads back what the workers computed; a run left (one missing, or jobs = 1) trains here.
+    return runRecorded(requests);
   };
 }
 
