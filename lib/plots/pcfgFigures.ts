@@ -94,12 +94,12 @@ export const PCFG_PLANS: Record<Preset, PcfgPlan> = {
 
 const lrOf = (preset: Preset, name: LrName) => PCFG_SCALES[preset].lrs[name];
 
-/** One fine-tuning cell as --set overrides (shared by every experiment whose config has pretrain + finetune). */
 /** Extra overrides ({key: value}) as --set strings. */
 export function overrideSets(extra: Record<string, unknown>): string[] {
   return expandGrid(Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, [v]])))[0];
 }
 
+/** One fine-tuning cell as --set overrides (shared by every experiment whose config has pretrain + finetune). */
 export function finetuneSets(preset: Preset, prior: PriorName, lr: LrName, cTrain: number, extra: Record<string, unknown> = {}): string[] {
   return [...priorSets(preset, prior), ...overrideSets({ 'finetune.lr': lrOf(preset, lr), 'finetune.cTrain': cTrain, ...extra })];
 }
