@@ -12,6 +12,23 @@ export interface Batch {
   weights: Float32Array;
 }
 
+/**
+ * The smallest range of positions [start, end) holding every non-zero weight of the batch, or undefined when it is
+ * the whole context (or there is none). The loss and accuracy need logits only there (`ForwardOptions.logitSpan`).
+ */
+export function weightedSpan(batch: Batch): { start: number; end: number } | undefined {
+  const T = batch.contextLength;
+  let start = T;
+  let end = 0;
+  for (let i = 0; i < batch.weights.length; i++) {
+    if (batch.weights[i] === 0) continue;
+    const t = i % T;
+    if (t < start) start = t;
+    if (t + 1 > end) end = t + 1;
+  }
+  return start < end && !(start === 0 && end === T) ? { start, end } : undefined;
+}
+
 /** A stream of training batches. `step` is passed so a resumed run draws exactly the same data. */
 export type BatchSampler = (step: number, batchSize: number) => Batch;
 

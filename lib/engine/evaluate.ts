@@ -1,6 +1,6 @@
 /** Evaluation helpers shared by experiments: weighted next-token accuracy and loss on fixed batches. */
 import * as tf from '@tensorflow/tfjs';
-import type { Batch } from './data';
+import { weightedSpan, type Batch } from './data';
 import type { ForwardOptions, Transformer } from './model';
 import { weightedCrossEntropy } from './model';
 import { batchTensors } from './train';
@@ -30,11 +30,19 @@ export function tokenAccuracy(model: Transformer, batch: Batch, opts: Omit<Forwa
       targets: batch.targets.subarray(s * T, (s + n) * T),
       weights: batch.weights.subarray(s * T, (s + n) * T),
     };
-    const [pred, loss] = tf.tidy(() => {
+    // Logits only over the weighted span; tensors leave the tidy and are read after it (a tidy walks the
+    // values it returns, so returning dataSync() arrays would make it enumerate every element).
+    const span = weightedSpan(sub) ?? { start: 0, end: T };
+    const width = span.end - span.start;
+    const [predT, lossT] = tf.tidy(() => {
       const t = batchTensors(sub);
-      const { logits } = model.forward(t.tokens, opts);
-      return [tf.argMax(logits, -1).dataSync() as Int32Array, weightedCrossEntropy(logits, t.targets, t.weights).dataSync()[0]];
-    }) as [Int32Array, number];
+      const { logits } = model.forward(t.tokens, { ...opts, logitSpan: span });
+      const inSpan = (x: tf.Tensor2D) => (width === T ? x : tf.slice(x, [0, span.start], [n, width]));
+      return [tf.argMax(logits, -1), weightedCrossEntropy(logits, inSpan(t.targets), inSpan(t.weights))];
+    });
+    const pred = predT.dataSync() as Int32Array;
+    const loss = lossT.dataSync()[0];
+    tf.dispose([predT, lossT]);
     let w = 0;
     for (let b = 0; b < n; b++) {
       let rowOk = true;
@@ -43,7 +51,7 @@ export function tokenAccuracy(model: Transformer, batch: Batch, opts: Omit<Forwa
         if (sub.weights[i] <= 0) continue;
         w += sub.weights[i];
         total++;
-        if (pred[i] === sub.targets[i]) correct++;
+        if (pred[b * width + t - span.start] === sub.targets[i]) correct++;
         else rowOk = false;
       }
       if (rowOk) rowsRight++;

@@ -444,9 +444,11 @@ export function fusedWeightedCrossEntropy(logits: tf.Tensor, targets: tf.Tensor,
   const op = tf.customGrad(((lg: tf.Tensor, save: tf.GradSaveFunc) => {
     const probs = tf.softmax(lg);
     const [loss] = tf.engine().runKernel('WraplabSoftmaxCrossEntropy', { logits: lg, probs, targets, weights }, {}) as unknown as tf.Tensor[];
-    save([probs]);
+    // targets and weights are saved too: they may be intermediates (a logit span's slices) that the
+    // gradient scope would otherwise dispose before backprop reaches this op.
+    save([probs, targets, weights]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) =>
-      tf.engine().runKernel('WraplabSoftmaxCrossEntropyGrad', { dy, probs: saved[0], targets, weights }, {}) as unknown as tf.Tensor;
+      tf.engine().runKernel('WraplabSoftmaxCrossEntropyGrad', { dy, probs: saved[0], targets: saved[1], weights: saved[2] }, {}) as unknown as tf.Tensor;
     return { value: loss, gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return (op as unknown as (a: tf.Tensor) => tf.Scalar)(logits);

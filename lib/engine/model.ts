@@ -178,10 +178,23 @@ export interface ForwardOptions {
    * unembedding, by far the largest activation for a big vocabulary.
    */
   stopAtLayer?: number;
+  /**
+   * Compute the final norm and the unembedding only at positions [start, end) (`logits` is then
+   * [B, end - start, outputSize]; the hooks `ln_final.normalized` and `logits` see that range). Every block still runs
+   * on all positions. An answer-only loss needs one position's logits: the unembedding and the cross-entropy over
+   * the other positions would be work whose gradient is exactly zero. `weightedSpan(batch)` gives the range.
+   */
+  logitSpan?: PositionSpan;
+}
+
+/** A half-open range of sequence positions [start, end). */
+export interface PositionSpan {
+  start: number;
+  end: number;
 }
 
 export interface ForwardResult {
-  /** [B, T, outputSize]; with stopAtLayer, the residual stream [B, T, dModel] where the pass stopped. */
+  /** [B, T, outputSize] ([B, end - start, outputSize] with logitSpan); with stopAtLayer, the residual stream [B, T, dModel] where the pass stopped. */
   logits: tf.Tensor3D;
   cache: Record<string, tf.Tensor>;
 }
@@ -307,9 +320,10 @@ export class Transformer {
     const linear = (x: tf.Tensor, wName: string, bName: string | null): tf.Tensor3D => {
       const w = W(wName) as tf.Tensor2D;
       const [nIn, nOut] = w.shape;
-      let y = tf.matMul(tf.reshape(x, [B * T, nIn]), w);
+      const rows = x.shape[1] as number; // T, or the logit span's length
+      let y = tf.matMul(tf.reshape(x, [B * rows, nIn]), w);
       if (bName && c.bias) y = tf.add(y, W(bName));
-      return tf.reshape(y, [B, T, nOut]);
+      return tf.reshape(y, [B, rows, nOut]);
     };
     const norm = (x: tf.Tensor, prefix: string): tf.Tensor => {
       if (c.norm === 'none') return x;
@@ -337,6 +351,8 @@ export class Transformer {
     const dh = c.dHead;
     const stop = opts.stopAtLayer;
     if (stop !== undefined && !(Number.isInteger(stop) && stop >= 0 && stop <= c.nLayers)) throw new Error(`forward: stopAtLayer must be an integer in 0..${c.nLayers}, got ${stop}`);
+    const ps = opts.logitSpan;
+    if (ps && !(Number.isInteger(ps.start) && Number.isInteger(ps.end) && ps.start >= 0 && ps.start < ps.end && ps.end <= T)) throw new Error(`forward: logitSpan must satisfy 0 <= start < end <= ${T}, got [${ps.start}, ${ps.end})`);
     for (let i = 0; i < (stop ?? c.nLayers); i++) {
       const p = `blocks.${i}`;
       x = point(`${p}.resid_pre`, x);
@@ -380,15 +396,24 @@ export class Transformer {
       x = point(`${p}.resid_post`, tf.add(x, mlpOut));
     }
     if (stop !== undefined) return { logits: x as tf.Tensor3D, cache };
+    const span = opts.logitSpan;
+    if (span && !(span.start === 0 && span.end === T)) x = tf.slice(x, [0, span.start, 0], [B, span.end - span.start, c.dModel]);
     x = point('ln_final.normalized', norm(x, 'ln_final'));
     const logits = point('logits', linear(x, 'unembed.W_U', 'unembed.b_U'));
     return { logits, cache };
   }
 
-  /** Mean cross-entropy of next-token predictions, weighted per position (see Batch.weights). */
+  /**
+   * Mean cross-entropy of next-token predictions, weighted per position (see Batch.weights). With
+   * `opts.logitSpan`, only that span enters the loss: the caller promises every weight outside it is 0
+   * (`weightedSpan`), so the value and the gradients are those of the full loss.
+   */
   loss(tokens: tf.Tensor2D, targets: tf.Tensor2D, weights: tf.Tensor2D, opts: ForwardOptions = {}): tf.Scalar {
     const { logits } = this.forward(tokens, opts);
-    return weightedCrossEntropy(logits, targets, weights);
+    const span = opts.logitSpan;
+    if (!span || logits.shape[1] === targets.shape[1]) return weightedCrossEntropy(logits, targets, weights);
+    const [B, n] = [targets.shape[0], span.end - span.start];
+    return weightedCrossEntropy(logits, tf.slice(targets, [0, span.start], [B, n]), tf.slice(weights, [0, span.start], [B, n]));
   }
 
   private checkMaskName(name: string): void {

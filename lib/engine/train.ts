@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import type { Batch, BatchSampler } from './data';
+import { weightedSpan, type Batch, type BatchSampler } from './data';
 import type { ForwardOptions, Transformer } from './model';
 import { Optimizer, OptimizerConfigSchema, ScheduleConfigSchema, clipScale, globalGradNorm, learningRate } from './optim';
 import { createProgress } from './progress';
@@ -54,7 +54,9 @@ export function lossAndGrads(model: Transformer, batch: Batch, opts: StepOptions
   const byVarName = new Map(vars.map((v, i) => [v.name, names[i]]));
   const t = batchTensors(batch);
   try {
-    const { value, grads } = tf.variableGrads(() => model.loss(t.tokens, t.targets, t.weights, opts.forward), vars);
+    // Logits only where the loss has weight (an answer-only loss: one position); same value and gradients.
+    const forward = { ...opts.forward, logitSpan: opts.forward?.logitSpan ?? weightedSpan(batch) };
+    const { value, grads } = tf.variableGrads(() => model.loss(t.tokens, t.targets, t.weights, forward), vars);
     const loss = value.dataSync()[0];
     value.dispose();
     const out: Record<string, tf.Tensor> = {};

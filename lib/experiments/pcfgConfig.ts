@@ -154,6 +154,11 @@ export function priorSets(preset: Preset, prior: PriorName): string[] {
   return [`pretrain.data.prior=${prior}`, ...(steps === undefined ? [] : [`pretrain.train.steps=${steps}`])];
 }
 
+/** How many steps a prior's model pretrains at a preset (its own count, else the scale's). */
+export function pretrainSteps(preset: Preset, prior: PriorName): number {
+  return PCFG_SCALES[preset].pretrainStepsByPrior[prior] ?? PCFG_SCALES[preset].pretrain.train.steps;
+}
+
 /** The paper's main-text training correlations and test correlations. */
 export const C_TRAINS = [0, 0.5, 0.8, 1] as const;
 export const C_TESTS = [0, 1] as const;

@@ -7,7 +7,7 @@
 import { runGrid, expandGrid, type GridRequest } from '../experiments/grid';
 import { Panel, panelFigure } from './panels';
 import type { Preset, RunOutcome } from '../experiments/registry';
-import { PCFG_SCALES, priorSets, type LrName } from '../experiments/pcfgConfig';
+import { PCFG_SCALES, priorSets, pretrainSteps, type LrName } from '../experiments/pcfgConfig';
 import type { PcfgFinetuneResults, PcfgProbeResults, PcfgPretrainResults, PcfgPruneResults, PcfgReftResults } from '../experiments/pcfg';
 import { PAPER_ACC_PT, PAPER_TABLE5, PAPER_TABLE7, PRIOR_PA, paperRow, type PaperFinetuneRow } from '../experiments/pcfgPaper';
 import { PCFG_PRESETS, jailbreakPretrainConfig, labelDistributions, type PriorName } from '../tasks/pcfg';
@@ -207,36 +207,47 @@ export function finetuneTable(cells: FinetuneCell[], preset: Preset, paper: Pape
  * workers never wait on a pretraining another worker holds.
  */
 export async function pretrainGrid(preset: Preset, seed: number, priors: PriorName[], extra: Record<string, unknown> = {}): Promise<Record<string, Record<string, number>>> {
-  const order = longestFirst(preset, priors.map((prior) => ({ prior, extra })));
-  const outs = await runGrid<PcfgPretrainResults>(order.map((p) => pretrainRequest(preset, seed, p)));
-  return Object.fromEntries(order.map((p, i) => [p.prior, outs[i].results.accPT]));
+  const order = longestFirst(priors.map((prior) => priorPretraining(preset, prior, extra)));
+  const outs = await runGrid<PcfgPretrainResults>(order.map((p) => request('pcfg-pretrain', preset, seed, p.sets)));
+  return Object.fromEntries(order.map((p, i) => [p.name, outs[i].results.accPT]));
 }
 
 /** E.2's models pretrain with the jailbreak tokens' families added. */
 const jailbreakExtra = (preset: Preset) => ({ 'pretrain.data.families': jailbreakPretrainConfig(PCFG_PRESETS[preset]).families });
 
-interface PretrainSpec {
-  prior: PriorName;
-  extra: Record<string, unknown>;
+/** One pretraining as a pcfg-pretrain run: its --set overrides and its length (to schedule the longest first). */
+export interface PretrainSpec {
+  name: string;
+  sets: string[];
+  steps: number;
 }
 
-const pretrainRequest = (preset: Preset, seed: number, p: PretrainSpec) => request('pcfg-pretrain', preset, seed, [...priorSets(preset, p.prior), ...overrideSets(p.extra)]);
+const priorPretraining = (preset: Preset, prior: PriorName, extra: Record<string, unknown> = {}): PretrainSpec => ({
+  name: prior,
+  sets: [...priorSets(preset, prior), ...overrideSets(extra)],
+  steps: pretrainSteps(preset, prior),
+});
 
-function longestFirst(preset: Preset, specs: PretrainSpec[]): PretrainSpec[] {
-  const scale = PCFG_SCALES[preset];
-  const steps = (p: PriorName) => scale.pretrainStepsByPrior[p] ?? scale.pretrain.train.steps;
-  return [...specs].sort((a, b) => steps(b.prior) - steps(a.prior));
-}
+const longestFirst = (specs: PretrainSpec[]): PretrainSpec[] => [...specs].sort((a, b) => b.steps - a.steps);
 
-/** Every pretraining the PCFG sets use (the main priors, E.2's jailbreak models), for the group's shared-stage grid. */
+/**
+ * Every pretraining the PCFG sets use (the main priors, E.2's jailbreak models and the Scr.+FT model, whose
+ * prior swaps a and b), longest first: the group's shared-stage grid. Listing all of them keeps both workers
+ * busy until the last one ends (P^H's 3,000 steps on one, the 1,000-step models on the other).
+ */
 export function pcfgPretrainings(preset: Preset): PretrainSpec[] {
   const plan = PCFG_PLANS[preset];
+  const scale = PCFG_SCALES[preset];
   const jbExtra = jailbreakExtra(preset);
-  return longestFirst(preset, [...plan.priors.map((prior) => ({ prior, extra: {} })), ...plan.jailbreak.priors.map((prior) => ({ prior, extra: jbExtra }))]);
+  return longestFirst([
+    ...plan.priors.map((prior) => priorPretraining(preset, prior)),
+    ...plan.jailbreak.priors.map((prior) => ({ ...priorPretraining(preset, prior, jbExtra), name: `${prior} (jailbreak)` })),
+    { name: 'Scr.+FT (a, b swapped)', sets: overrideSets({ 'pretrain.data.prior': scale.scratchPrior }), steps: scale.pretrain.train.steps },
+  ]);
 }
 
 registerGroupPrefetch('pcfg', async (preset, seed) => {
-  await runGrid(pcfgPretrainings(preset).map((p) => pretrainRequest(preset, seed, p)));
+  await runGrid(pcfgPretrainings(preset).map((p) => request('pcfg-pretrain', preset, seed, p.sets)));
 });
 
 registerFigures({

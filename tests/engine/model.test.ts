@@ -2,6 +2,9 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '../../lib/engine/backend';
 import { Transformer, activationNames, ModelConfig, parameterSpecs, resolveModelConfig } from '../../lib/engine/model';
+import { makeBatch, weightedSpan } from '../../lib/engine/data';
+import { lossAndGrads } from '../../lib/engine/train';
+import { tokenAccuracy } from '../../lib/engine/evaluate';
 
 const tiny: Partial<ModelConfig> & { vocabSize: number } = { vocabSize: 7, contextLength: 6, dModel: 8, nLayers: 2, nHeads: 2, dMlp: 12 };
 
@@ -71,6 +74,53 @@ test('stopAtLayer runs only the first blocks and returns the residual stream the
   assert.deepEqual(model.forward(tokens, { stopAtLayer: 0 }).logits.dataSync(), cache['blocks.0.resid_pre'].dataSync());
   assert.throws(() => model.forward(tokens, { stopAtLayer: 4 }), /stopAtLayer must be an integer in 0\.\.3/);
   tf.dispose([tokens, early.logits, ...Object.values(early.cache), ...Object.values(cache)]);
+  model.dispose();
+});
+
+test('logitSpan: logits, loss, gradients and accuracy of an answer-only batch equal the full computation', async () => {
+  await initBackend();
+  const model = new Transformer({ vocabSize: 11, contextLength: 8, dModel: 16, nLayers: 2, nHeads: 2 }, 5);
+  const B = 3;
+  const T = 8;
+  const batch = makeBatch(B, T);
+  for (let i = 0; i < B * T; i++) [batch.tokens[i], batch.targets[i]] = [(i * 7) % 11, (i * 5 + 3) % 11];
+  // Weights at positions 5 and 6 only (an answer and its EOS), different per row.
+  for (let b = 0; b < B; b++) [batch.weights[b * T + 5], batch.weights[b * T + 6]] = [1, b === 1 ? 0 : 0.5];
+  assert.deepEqual(weightedSpan(batch), { start: 5, end: 7 });
+  assert.equal(weightedSpan(makeBatch(2, 4)), undefined, 'no weight: no span');
+  const full = makeBatch(1, 4);
+  full.weights.fill(1);
+  assert.equal(weightedSpan(full), undefined, 'the whole context is no restriction');
+
+  const tokens = tf.tensor2d(batch.tokens, [B, T], 'int32');
+  const all = model.forward(tokens).logits;
+  const part = model.forward(tokens, { logitSpan: { start: 5, end: 7 } }).logits;
+  assert.deepEqual(part.shape, [B, 2, 11]);
+  const want = tf.slice(all, [0, 5, 0], [B, 2, 11]);
+  const diff = tf.max(tf.abs(tf.sub(part, want))).dataSync()[0];
+  assert.ok(diff < 1e-6, `span logits differ by ${diff}`);
+  assert.throws(() => model.forward(tokens, { logitSpan: { start: 4, end: 4 } }), /logitSpan must satisfy/);
+  tf.dispose([tokens, all, part, want]);
+
+  // lossAndGrads takes the span from the weights; forcing the whole context must give the same loss and gradients.
+  const spanned = lossAndGrads(model, batch);
+  const whole = lossAndGrads(model, batch, { forward: { logitSpan: { start: 0, end: T } } });
+  assert.ok(Math.abs(spanned.loss - whole.loss) < 1e-6, `loss ${spanned.loss} vs ${whole.loss}`);
+  for (const [name, g] of Object.entries(whole.grads)) {
+    const d = tf.tidy(() => tf.max(tf.abs(tf.sub(g, spanned.grads[name]))).dataSync()[0]);
+    assert.ok(d < 1e-6, `gradient of ${name} differs by ${d}`);
+  }
+  tf.dispose([...Object.values(spanned.grads), ...Object.values(whole.grads)]);
+  const acc = tokenAccuracy(model, batch);
+  const manual = tf.tidy(() => {
+    const pred = tf.argMax(model.forward(tf.tensor2d(batch.tokens, [B, T], 'int32')).logits, -1).dataSync();
+    let right = 0;
+    let n = 0;
+    for (let i = 0; i < B * T; i++) if (batch.weights[i] > 0) [n, right] = [n + 1, right + (pred[i] === batch.targets[i] ? 1 : 0)];
+    return right / n;
+  });
+  assert.equal(acc.tokenAccuracy, manual);
+  assert.ok(Math.abs(acc.loss - whole.loss) < 1e-6);
   model.dispose();
 });
 

@@ -62,20 +62,22 @@ test('priorSets: P^H pretrains longer at laptop (in every grid cell), the other 
 
 test('the PCFG shared-stage grid lists every pretraining the sets fine-tune from, longest first, with the same configs', () => {
   const specs = pcfgPretrainings('laptop');
-  assert.equal(specs[0].prior, 'H', 'P^H (3,000 steps) first');
+  assert.equal(specs[0].name, 'H', 'P^H (3,000 steps) first');
+  assert.deepEqual(specs.map((p) => p.steps), [...specs.map((p) => p.steps)].sort((a, b) => b - a));
   const families = jailbreakPretrainConfig(PCFG_PRESETS.laptop).families;
   assert.notDeepEqual(families, PCFG_PRESETS.laptop.families);
-  const pretrainOf = (p: (typeof specs)[number]) => (resolveConfig(getExperiment('pcfg-pretrain'), 'laptop', [...priorSets('laptop', p.prior), ...overrideSets(p.extra)]) as PcfgPretrainConfig).pretrain;
-  const jailbreak = specs.filter((p) => Object.keys(p.extra).length > 0);
-  assert.deepEqual(specs.filter((p) => Object.keys(p.extra).length === 0).map((p) => p.prior).sort(), ['H', 'L', 'M']);
-  assert.deepEqual(jailbreak.map((p) => p.prior).sort(), ['L', 'M']);
-  for (const p of jailbreak) {
+  const pretrainOf = (p: (typeof specs)[number]) => (resolveConfig(getExperiment('pcfg-pretrain'), 'laptop', p.sets) as PcfgPretrainConfig).pretrain;
+  const byName = new Map(specs.map((p) => [p.name, p]));
+  assert.deepEqual([...byName.keys()].sort(), ['H', 'L', 'L (jailbreak)', 'M', 'M (jailbreak)', 'Scr.+FT (a, b swapped)']);
+  for (const prior of ['L', 'M'] as const) {
     // The very pretraining its jailbreak fine-tunings use (same config, so the same cached run).
-    const ft = resolveConfig(getExperiment('pcfg-finetune'), 'laptop', finetuneSets('laptop', p.prior, 'S', 0, { 'pretrain.data.families': families })) as PcfgFinetuneConfig;
-    assert.deepEqual(pretrainOf(p), ft.pretrain);
+    const ft = resolveConfig(getExperiment('pcfg-finetune'), 'laptop', finetuneSets('laptop', prior, 'S', 0, { 'pretrain.data.families': families })) as PcfgFinetuneConfig;
+    assert.deepEqual(pretrainOf(byName.get(`${prior} (jailbreak)`)!), ft.pretrain);
   }
   const plain = resolveConfig(getExperiment('pcfg-finetune'), 'laptop', finetuneSets('laptop', 'H', 'M', 1)) as PcfgFinetuneConfig;
   assert.deepEqual(pretrainOf(specs[0]), plain.pretrain);
+  const scratch = resolveConfig(getExperiment('pcfg-scratch-ft'), 'laptop', []) as { pretrain: unknown };
+  assert.deepEqual(pretrainOf(byName.get('Scr.+FT (a, b swapped)')!), scratch.pretrain, 'the Scr.+FT baseline pretrains from the shared grid');
 });
 
 test('the paper tables are transcribed whole (36 rows each) and looked up by name', () => {
