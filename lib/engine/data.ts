@@ -4,6 +4,8 @@
  * `targets[b, t]` from `tokens[b, 0..t]`: 1 everywhere for next-token loss, 1 only at the answer
  * position for answer-only loss, 0 at padding.
  */
+import type { PositionSpan } from './model';
+
 export interface Batch {
   batchSize: number;
   contextLength: number;
@@ -16,7 +18,7 @@ export interface Batch {
  * The smallest range of positions [start, end) holding every non-zero weight of the batch, or undefined when it is
  * the whole context (or there is none). The loss and accuracy need logits only there (`ForwardOptions.logitSpan`).
  */
-export function weightedSpan(batch: Batch): { start: number; end: number } | undefined {
+export function weightedSpan(batch: Batch): PositionSpan | undefined {
   const T = batch.contextLength;
   let start = T;
   let end = 0;

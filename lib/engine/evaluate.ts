@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { weightedSpan, type Batch } from './data';
 import type { ForwardOptions, Transformer } from './model';
-import { weightedCrossEntropy } from './model';
+import { spanCrossEntropy } from './model';
 import { batchTensors } from './train';
 
 export interface TokenAccuracy {
@@ -37,8 +37,7 @@ export function tokenAccuracy(model: Transformer, batch: Batch, opts: Omit<Forwa
     const [predT, lossT] = tf.tidy(() => {
       const t = batchTensors(sub);
       const { logits } = model.forward(t.tokens, { ...opts, logitSpan: span });
-      const inSpan = (x: tf.Tensor2D) => (width === T ? x : tf.slice(x, [0, span.start], [n, width]));
-      return [tf.argMax(logits, -1), weightedCrossEntropy(logits, inSpan(t.targets), inSpan(t.weights))];
+      return [tf.argMax(logits, -1), spanCrossEntropy(logits, t.targets, t.weights, span)];
     });
     const pred = predT.dataSync() as Int32Array;
     const loss = lossT.dataSync()[0];

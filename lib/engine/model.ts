@@ -409,11 +409,7 @@ export class Transformer {
    * (`weightedSpan`), so the value and the gradients are those of the full loss.
    */
   loss(tokens: tf.Tensor2D, targets: tf.Tensor2D, weights: tf.Tensor2D, opts: ForwardOptions = {}): tf.Scalar {
-    const { logits } = this.forward(tokens, opts);
-    const span = opts.logitSpan;
-    if (!span || logits.shape[1] === targets.shape[1]) return weightedCrossEntropy(logits, targets, weights);
-    const [B, n] = [targets.shape[0], span.end - span.start];
-    return weightedCrossEntropy(logits, tf.slice(targets, [0, span.start], [B, n]), tf.slice(weights, [0, span.start], [B, n]));
+    return spanCrossEntropy(this.forward(tokens, opts).logits, targets, weights, opts.logitSpan);
   }
 
   private checkMaskName(name: string): void {
@@ -497,6 +493,13 @@ export const gelu = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
 
 /** sum_t w_t * CE(logits_t, target_t) / sum_t w_t. */
+/** weightedCrossEntropy of logits computed over `span` only (forward's logitSpan) against full-length targets and weights. */
+export function spanCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D, weights: tf.Tensor2D, span?: PositionSpan): tf.Scalar {
+  if (!span || logits.shape[1] === targets.shape[1]) return weightedCrossEntropy(logits, targets, weights);
+  const [B, n] = [targets.shape[0], span.end - span.start];
+  return weightedCrossEntropy(logits, tf.slice(targets, [0, span.start], [B, n]), tf.slice(weights, [0, span.start], [B, n]));
+}
+
 export function weightedCrossEntropy(logits: tf.Tensor3D, targets: tf.Tensor2D, weights: tf.Tensor2D): tf.Scalar {
   if (fusedOpsActive()) return fusedWeightedCrossEntropy(logits, targets, weights);
   return tf.tidy(() => {
