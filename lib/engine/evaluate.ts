@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { weightedSpan, type Batch } from './data';
 import type { ForwardOptions, Transformer } from './model';
 import { spanCrossEntropy } from './model';
-import { batchTensors } from './train';
+import { batchTensors, withWeightedSpan } from './train';
 
 export interface TokenAccuracy {
   /** Fraction of weighted positions whose argmax equals the target. */
@@ -65,6 +65,6 @@ export function tokenAccuracy(model: Transformer, batch: Batch, opts: Omit<Forwa
 export function batchLoss(model: Transformer, batch: Batch, opts: Omit<ForwardOptions, 'cache'> = {}): number {
   return tf.tidy(() => {
     const t = batchTensors(batch);
-    return model.loss(t.tokens, t.targets, t.weights, opts).dataSync()[0];
+    return model.loss(t.tokens, t.targets, t.weights, withWeightedSpan(opts, batch)).dataSync()[0];
   });
 }

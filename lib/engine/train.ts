@@ -41,6 +41,14 @@ export function batchTensors(batch: Batch): { tokens: tf.Tensor2D; targets: tf.T
   };
 }
 
+/**
+ * Forward options with the logit span of the batch's weights (unless the caller set one): the loss then needs
+ * logits only where it has weight (an answer-only loss: one position), with the same value and gradients.
+ */
+export function withWeightedSpan<O extends ForwardOptions>(opts: O | undefined, batch: Batch): O {
+  return { ...opts, logitSpan: opts?.logitSpan ?? weightedSpan(batch) } as O;
+}
+
 export interface StepOptions {
   /** Only parameters for which this returns true are updated (default: all). */
   trainable?: (name: string) => boolean;
@@ -54,8 +62,7 @@ export function lossAndGrads(model: Transformer, batch: Batch, opts: StepOptions
   const byVarName = new Map(vars.map((v, i) => [v.name, names[i]]));
   const t = batchTensors(batch);
   try {
-    // Logits only where the loss has weight (an answer-only loss: one position); same value and gradients.
-    const forward = { ...opts.forward, logitSpan: opts.forward?.logitSpan ?? weightedSpan(batch) };
+    const forward = withWeightedSpan(opts.forward, batch);
     const { value, grads } = tf.variableGrads(() => model.loss(t.tokens, t.targets, t.weights, forward), vars);
     const loss = value.dataSync()[0];
     value.dispose();

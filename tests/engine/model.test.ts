@@ -4,7 +4,7 @@ import { initBackend, tf } from '../../lib/engine/backend';
 import { Transformer, activationNames, ModelConfig, parameterSpecs, resolveModelConfig } from '../../lib/engine/model';
 import { makeBatch, weightedSpan } from '../../lib/engine/data';
 import { lossAndGrads } from '../../lib/engine/train';
-import { tokenAccuracy } from '../../lib/engine/evaluate';
+import { batchLoss, tokenAccuracy } from '../../lib/engine/evaluate';
 
 const tiny: Partial<ModelConfig> & { vocabSize: number } = { vocabSize: 7, contextLength: 6, dModel: 8, nLayers: 2, nHeads: 2, dMlp: 12 };
 
@@ -121,6 +121,7 @@ test('logitSpan: logits, loss, gradients and accuracy of an answer-only batch eq
   });
   assert.equal(acc.tokenAccuracy, manual);
   assert.ok(Math.abs(acc.loss - whole.loss) < 1e-6);
+  assert.equal(batchLoss(model, batch), spanned.loss, 'batchLoss takes the same span as lossAndGrads');
   model.dispose();
 });
 
