@@ -337,8 +337,11 @@ export function fusedRope(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tens
   if (x.rank !== 4 || cos.rank !== 4 || (x.shape[3] as number) % 2 !== 0) throw new Error(`fusedRope: x [B,H,T,d] with even d and 4-D tables, got [${x.shape}] and [${cos.shape}]`);
   const op = tf.customGrad(((xIn: tf.Tensor, save: tf.GradSaveFunc) => {
     const [y] = tf.engine().runKernel('WraplabRope', { x: xIn, cos, sin }, {}) as unknown as tf.Tensor[];
-    save([]);
-    const gradFunc = (dy: tf.Tensor) => (tf.engine().runKernel('WraplabRopeGrad', { dy, cos, sin }, {}) as unknown as tf.Tensor[])[0];
+    // The tables are saved: they may be intermediates (a slice of the model's table) that the gradient scope
+    // would otherwise dispose before backprop reaches this op.
+    save([cos, sin]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      (tf.engine().runKernel('WraplabRopeGrad', { dy, cos: saved[0], sin: saved[1] }, {}) as unknown as tf.Tensor[])[0];
     return { value: y, gradFunc };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return (op as unknown as (a: tf.Tensor) => tf.Tensor)(x);

@@ -20,13 +20,20 @@ function randomBatch(seed: number, B: number, T: number, V: number) {
 
 // Directional derivative check: (L(p + e v) - L(p - e v)) / 2e == grad . v, for a unit direction v mixing the
 // gradient with random noise (a purely random v is nearly orthogonal to the gradient in many dimensions).
-for (const variant of [
-  { norm: 'layernorm', activation: 'gelu', positions: 'learned' },
-  { norm: 'rmsnorm', activation: 'swiglu', positions: 'rope' },
-] as const) {
-  test(`gradients match finite differences (${variant.norm}/${variant.activation}/${variant.positions})`, async () => {
+const variants: { name: string; cfg: Partial<ModelConfig> }[] = [
+  { name: 'layernorm/gelu/learned', cfg: { norm: 'layernorm', activation: 'gelu', positions: 'learned' } },
+  { name: 'rmsnorm/swiglu/rope', cfg: { norm: 'rmsnorm', activation: 'swiglu', positions: 'rope' } },
+  // The knobs real checkpoints need: GQA, tied embeddings, parallel residual, partial rotary with its own base,
+  // a local window, an attention scale, per-part biases, erf GELU, a norm eps.
+  {
+    name: 'GPT-NeoX/Llama knobs',
+    cfg: { norm: 'layernorm', activation: 'gelu_erf', positions: 'rope', nHeads: 4, dHead: 4, nKVHeads: 2, tiedEmbeddings: true, parallelResidual: true, rotaryFraction: 0.5, rotaryBase: 100, attentionWindows: [2, null], attnScale: 0.7, attnBias: false, attnOutBias: true, unembedBias: false, normEps: 1e-3 },
+  },
+];
+for (const variant of variants) {
+  test(`gradients match finite differences (${variant.name})`, async () => {
     await initBackend();
-    const cfg: Partial<ModelConfig> & { vocabSize: number } = { vocabSize: 6, contextLength: 5, dModel: 8, nLayers: 2, nHeads: 2, dMlp: 8, initStd: 0.3, ...variant };
+    const cfg: Partial<ModelConfig> & { vocabSize: number } = { vocabSize: 6, contextLength: 5, dModel: 8, nLayers: 2, nHeads: 2, dMlp: 8, initStd: 0.3, ...variant.cfg };
     const model = new Transformer(cfg, 7);
     const batch = randomBatch(3, 3, 5, 6);
     const { grads } = lossAndGrads(model, batch);

@@ -185,8 +185,12 @@ test('same seed -> same initial weights; different seed -> different', async () 
 });
 
 test('invalid model configs fail with a clear message', () => {
-  assert.throws(() => resolveModelConfig({ vocabSize: 0 }), /vocabSize must be a positive integer/);
-  assert.throws(() => resolveModelConfig({ vocabSize: 5, norm: 'batch' as never }), /norm must be/);
-  assert.throws(() => resolveModelConfig({ vocabSize: 5, positions: 'rope', dModel: 6, nHeads: 2 }), /rope needs an even dHead/);
+  assert.throws(() => resolveModelConfig({ vocabSize: 0 }), /vocabSize: must be a positive integer/);
+  assert.throws(() => resolveModelConfig({ vocabSize: 5, norm: 'batch' as never }), /norm: Invalid enum value. Expected 'layernorm' \| 'rmsnorm' \| 'none'/);
+  assert.throws(() => resolveModelConfig({ vocabSize: 5, positions: 'rope', dModel: 6, nHeads: 2 }), /rope needs an even rotary width: dHead 3/);
+  assert.throws(() => resolveModelConfig({ vocabSize: 5, nHeads: 6, nKVHeads: 4 }), /nKVHeads: 4 must divide nHeads 6/);
+  assert.throws(() => resolveModelConfig({ vocabSize: 5, outputSize: 3, tiedEmbeddings: true }), /tiedEmbeddings: outputSize 3 must equal vocabSize 5/);
+  assert.throws(() => resolveModelConfig({ vocabSize: 5, nLayers: 2, attentionWindows: [4] }), /attentionWindows: 1 entries for 2 layers/);
+  assert.throws(() => resolveModelConfig({ vocabSize: 5, nLayrs: 2 } as never), /Unrecognized key\(s\) in object: 'nLayrs'/);
   assert.equal(parameterSpecs(resolveModelConfig({ vocabSize: 5, bias: false })).some((s) => s.name.includes('.b_')), false);
 });

@@ -97,7 +97,7 @@ test('parallel grid runner: same outcomes as the sequential runner, computed in 
   try {
     // nHeads=64 > dModel=32 fails at model construction; the other runs still finish, in workers.
     const failing = { ...requests[0], sets: ['model.nHeads=64'] };
-    await assert.rejects(runGrid([...requests, failing]), /1 of 3 grid runs failed:\n {2}demo-sort \[3\] seed=0 model\.nHeads=64: model config: dHead must be a positive integer.*\(log: .*\.log\)/);
+    await assert.rejects(runGrid([...requests, failing]), /1 of 3 grid runs failed:\n {2}demo-sort \[3\] seed=0 model\.nHeads=64: model config: dHead: dModel 32 \/ nHeads 64 leaves no width per head.*\(log: .*\.log\)/);
     assert.equal(fs.readdirSync(path.join(dataPar, 'sweeps', '_grid', 'logs')).length, 3, 'three distinct runs, each in a worker');
     const work2 = gridWork();
     assert.equal(work2.runs - work1.runs, 2, 'the two runs that finished in workers count; the failed one does not');

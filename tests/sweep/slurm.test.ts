@@ -61,8 +61,8 @@ test('Slurm: a smoke sweep submitted as an array job to a real single-node clust
     assert.equal(collected.failures.length, 2);
     for (const f of collected.failures) {
       assert.match(f.log!, new RegExp(`logs/slurm-${first.submission!.jobId}_[12]\\.log$`));
-      assert.match(fs.readFileSync(f.log!, 'utf8'), /dHead must be a positive integer/);
-      assert.match(f.detail!, /dHead must be a positive integer/);
+      assert.match(fs.readFileSync(f.log!, 'utf8'), /leaves no width per head/);
+      assert.match(f.detail!, /leaves no width per head/);
     }
 
     // The CLI: collect prints the CSV path and lists the failures with their logs; resubmitting retries only them.

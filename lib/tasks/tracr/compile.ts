@@ -7,7 +7,7 @@
  * The model: norm 'none', ReLU MLPs, learned (one-hot, fixed) positions, zero biases, context N+1 with
  * BOS at position 0. Token ids: 0 = BOS, 1..V = the vocab in the given order, V+1 = PAD.
  */
-import type { ModelConfig } from '../../engine/model';
+import { type ResolvedModelConfig, resolveModelConfig } from '../../engine/model/config';
 import { assembleWeights, LayerBlocks, modelShape } from './assemble';
 import { Direction, dir, Space } from './basis';
 import {
@@ -91,7 +91,7 @@ export class CompiledProgram {
     /** The blocks of each layer, by name (for inspection and block-level tests). */
     readonly layers: readonly LayerBlocks[],
     readonly layout: ResidualLayout,
-    readonly modelConfig: Required<ModelConfig>,
+    readonly modelConfig: ResolvedModelConfig,
     readonly weights: Record<string, Float32Array>,
   ) {
     this.tokenOfId = [options.bos, ...options.vocab, options.pad];
@@ -250,7 +250,7 @@ export function compile(program: SOp, options: CompileOptions): CompiledProgram 
 
   const shape = modelShape(layers);
   const out = sopLayouts.get(program.label)!;
-  const modelConfig: Required<ModelConfig> = {
+  const modelConfig: ResolvedModelConfig = resolveModelConfig({
     vocabSize: tokenDirs.length,
     outputSize: out.dims.length,
     contextLength: N + 1,
@@ -266,7 +266,7 @@ export function compile(program: SOp, options: CompileOptions): CompiledProgram 
     bias: opts.bias,
     dropout: 0,
     initStd: 0.02,
-  };
+  });
   const weights = assembleWeights(
     layers,
     layout,
