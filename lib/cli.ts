@@ -3,12 +3,13 @@
  * so what the CLI does a notebook or a test can do with the same call.
  */
 import { Command, CommanderError, Option } from 'commander';
-import * as experiments from './experiments';
-import { PRESETS, UsageError, listExperiments, parsePreset, runExperiment } from './experiments';
-import { generateFigures, listFigureSets } from './plots';
-import { addSweepCommands, useParallelGrid } from './sweep';
-
-void experiments; // importing registers every experiment
+import { getExperiment, listExperiments } from './experiments/catalog';
+import { PRESETS, UsageError, parsePreset } from './experiments/define';
+import { parseSets } from './experiments/overrides';
+import { run } from './experiments/run';
+import { generateFigures, listFigureSets } from './figures/sets';
+import { addSweepCommands } from './sweep/commands';
+import { defaultJobs } from './sweep/pool';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -46,7 +47,9 @@ export function buildCli(): Command {
     .option('--force', 'recompute even if a finished run exists')
     .option('--print', 'also print the results JSON')
     .action(async (id: string, o: { preset?: string; seed: string; set: string[]; out?: string; force?: boolean; print?: boolean }) => {
-      const outcome = await runExperiment(id, { preset: parsePreset(o.preset), seed: parseSeed(o.seed), sets: o.set, out: o.out, force: o.force });
+      const exp = getExperiment(id);
+      const overrides = parseSets(o.set, exp.schema);
+      const outcome = await run(exp, { preset: parsePreset(o.preset), seed: parseSeed(o.seed), overrides, out: o.out, force: o.force });
       if (o.print) console.error(JSON.stringify(outcome.results, null, 2));
       console.error(outcome.cached ? `wraplab: reused finished run ${outcome.runDir}` : `wraplab: finished ${outcome.runDir}`);
       console.log(outcome.resultsPath);
@@ -60,8 +63,11 @@ export function buildCli(): Command {
     .option('--only <pattern>', 'figure-set id, group (engine|pcfg|tracr|tinystories) or glob')
     .option('-o, --out <dir>', 'output folder (default figures/ for laptop, data/figures/<preset>/ otherwise)')
     .option('--no-images', 'skip PNG/SVG (no Chromium needed)')
-    .action(async (o: { preset?: string; seed: string; only?: string; out?: string; images: boolean }) => {
-      const written = await generateFigures({ preset: parsePreset(o.preset), seed: parseSeed(o.seed), only: o.only, outDir: o.out, images: o.images, log: (s) => console.error(s) });
+    .option('-j, --jobs <n>', 'worker processes for the runs (default $WRAPLAB_JOBS or the number of cores)')
+    .action(async (o: { preset?: string; seed: string; only?: string; out?: string; images: boolean; jobs?: string }) => {
+      if (o.jobs !== undefined && !/^[1-9]\d*$/.test(o.jobs)) throw new UsageError(`--jobs must be a positive integer, got "${o.jobs}"`);
+      const jobs = o.jobs === undefined ? defaultJobs() : Number(o.jobs);
+      const written = await generateFigures({ preset: parsePreset(o.preset), seed: parseSeed(o.seed), only: o.only, outDir: o.out, images: o.images, jobs, log: (s) => console.error(s) });
       for (const f of written) console.log(f);
     });
 
@@ -75,11 +81,11 @@ export function buildCli(): Command {
     .action(async (o: { config: string; steps: string; json?: boolean; profile?: boolean }) => {
       let bench: { runBench?: (opts: Record<string, unknown>) => Promise<unknown> };
       try {
-        bench = require('./engine/bench');
+        bench = require('./bench');
       } catch {
-        throw new UsageError('the benchmark module is not built yet (lib/engine/bench.ts)');
+        throw new UsageError('the benchmark module is not built yet (lib/bench.ts)');
       }
-      if (!bench.runBench) throw new UsageError('lib/engine/bench.ts does not export runBench');
+      if (!bench.runBench) throw new UsageError('lib/bench.ts does not export runBench');
       const steps = Number(o.steps);
       if (!Number.isInteger(steps) || steps <= 0) throw new UsageError(`--steps must be a positive integer, got "${o.steps}"`);
       const result = (await bench.runBench({ config: o.config, steps, profile: o.profile === true, log: (s: string) => console.error(s) })) as {
@@ -100,7 +106,6 @@ export function buildCli(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildCli();
-  useParallelGrid(); // figure grids train one worker per core ($WRAPLAB_JOBS=1: sequential, in this process)
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

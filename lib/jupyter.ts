@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeJsonAtomic } from './engine/fsutil';
 import { projectRoot } from './engine/runs';
-import { PRESETS, Preset, UsageError } from './experiments/registry';
+import { PRESETS, Preset, UsageError } from './experiments/define';
 
 export const KERNEL_NAME = 'tslab';
 

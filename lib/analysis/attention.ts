@@ -1,15 +1,15 @@
 /** Attention patterns from the activation cache, as plain arrays for plotting and comparing. */
-import * as tf from '@tensorflow/tfjs';
-import type { Transformer } from '../engine/model';
+import { actName, type Transformer } from '../engine/model';
 
 /** Attention of `layer` for one token sequence: [head][query][key]. */
 export function attentionPattern(model: Transformer, tokens: readonly number[], layer: number): number[][][] {
   if (layer < 0 || layer >= model.config.nLayers) throw new Error(`attentionPattern: layer ${layer} outside 0..${model.config.nLayers - 1}`);
-  const name = `blocks.${layer}.attn.pattern`;
-  return tf.tidy(() => {
-    const { cache } = model.forward(tf.tensor2d(Array.from(tokens), [1, tokens.length], 'int32'), { cache: [name] });
-    return (cache[name].arraySync() as number[][][][])[0];
-  });
+  const name = actName('pattern', layer);
+  const { logits, cache } = model.runWithCache([tokens], { names: [name] });
+  const pattern = (cache.toArray(name) as number[][][][])[0];
+  cache.dispose();
+  logits.dispose();
+  return pattern;
 }
 
 /** Mean absolute difference between two patterns of the same shape (how much fine-tuning moved attention). */

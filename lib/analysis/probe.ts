@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Batch } from '../engine/data';
-import type { Transformer } from '../engine/model';
+import { parseActName, type Transformer } from '../engine/model';
 import { Optimizer } from '../engine/optim';
 import { Rng } from '../engine/rng';
 
@@ -17,8 +17,8 @@ import { Rng } from '../engine/rng';
 function blocksNeeded(model: Transformer, names: string[]): number | undefined {
   let need = 0;
   for (const name of names) {
-    const m = /^blocks\.(\d+)\./.exec(name);
-    if (m) need = Math.max(need, Number(m[1]) + 1);
+    const block = parseActName(name);
+    if (block) need = Math.max(need, block.layer + 1);
     else if (name !== 'embed' && name !== 'pos_embed') return undefined;
   }
   return Math.min(need, model.config.nLayers);

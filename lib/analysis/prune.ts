@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Batch } from '../engine/data';
-import type { Transformer } from '../engine/model';
+import { paramName, type Transformer } from '../engine/model';
 import { lossAndGrads } from '../engine/train';
 import { batchLoss } from '../engine/evaluate';
 
@@ -40,7 +40,7 @@ export const unitName = (u: Unit, g: Granularity): string => `${u.param}[${g ===
 /** The MLP output matrices: pruning row j of `blocks.i.mlp.W_out` removes hidden neuron j of block i. */
 export function mlpOutputs(model: Transformer, layers?: number[]): string[] {
   const ls = layers ?? Array.from({ length: model.config.nLayers }, (_, i) => i);
-  return ls.map((i) => `blocks.${i}.mlp.W_out`);
+  return ls.map((i) => paramName('W_out', i));
 }
 
 /** Every 2-D weight matrix of the model (the "all rows of every matrix" variant). */

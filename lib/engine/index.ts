@@ -1,14 +1,25 @@
-export * from './backend';
-export * from './rng';
-export * from './data';
+/**
+ * The engine: backends, the Transformer (units, hook points, activation cache, KV cache), training (optimizers,
+ * schedules, the trainer with checkpoints and resume), evaluation, sampling, checkpoints and the run cache.
+ */
+export { BACKENDS, initBackend, tf } from './backend';
+export type { BackendName } from './backend';
+export { Rng, deriveSeed } from './rng';
+export { makeBatch, packSequences, weightedSpan } from './data';
+export type { Batch, BatchSampler } from './data';
 export * from './model';
-export * from './optim';
-export * from './train';
-export * from './evaluate';
-export * from './safetensors';
-export * from './checkpoint';
-export * from './runs';
-export * from './progress';
-export * from './fsutil';
-export * from './bench';
-export * from './generate';
+export { accKey, metric, metricsOf } from './metrics';
+export type { AccuracyKey, MetricKey, MetricRow, Metrics, PretrainAccuracyKey, Question, TestSplit, TokenKey, TwistKey } from './metrics';
+export { Optimizer, OptimizerConfigSchema, ScheduleConfigSchema, learningRate } from './optim';
+export type { OptimizerConfig, OptimizerConfigInput, ScheduleConfig, ScheduleConfigInput } from './optim';
+export { TrainConfigSchema, TrainingHalted, lossAndGrads, train, trainCached, trainStep } from './train';
+export type { Evaluator, StepOptions, TrainConfig, TrainConfigInput, TrainOptions, TrainResult } from './train';
+export { batchLoss, tokenAccuracy } from './evaluate';
+export type { TokenAccuracy } from './evaluate';
+export { generate, sampleLogits } from './generate';
+export type { GenerateOptions } from './generate';
+export { CheckpointError, loadModel, loadWeightsInto, readModelFile, saveModel } from './checkpoint';
+export { SafetensorsError, decodeSafetensors, encodeSafetensors } from './safetensors';
+export type { SafeTensor, SafetensorsFile } from './safetensors';
+export { Run, cachedRun, dataDir, hashConfig } from './runs';
+export { setFusedOpsEnabled, setWasmOverridesEnabled } from './fused';

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { canonicalJson, readJson, writeFileAtomic, writeJsonAtomic } from './fsutil';
 import { loadWeightsInto, saveModel } from './checkpoint';
 import type { Transformer } from './model';
+import type { MetricRow } from './metrics';
 import type { Optimizer } from './optim';
 import { decodeSafetensors, encodeSafetensors, SafeTensor } from './safetensors';
 
@@ -45,7 +46,7 @@ export function hashConfig(config: unknown): string {
   return createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 16);
 }
 
-export type MetricRow = { step: number } & Record<string, number | string>;
+export type { MetricRow } from './metrics';
 
 interface CheckpointState {
   step: number;
@@ -88,7 +89,7 @@ export class Run {
     return new Run(dir, hash, config);
   }
 
-  /** Opens an existing run directory (e.g. one a notebook got from runExperiment). */
+  /** Opens an existing run directory (e.g. one a notebook got from run). */
   static at(dir: string): Run {
     const configFile = path.join(dir, 'config.json');
     if (!fs.existsSync(configFile)) throw new Error(`${dir} is not a run directory (no config.json)`);

@@ -11,7 +11,8 @@ import type { ForwardOptions, Transformer } from './model';
 import { Optimizer, OptimizerConfigSchema, ScheduleConfigSchema, clipScale, globalGradNorm, learningRate } from './optim';
 import { createProgress } from './progress';
 import { deriveSeed } from './rng';
-import { heartbeatLocks, type MetricRow, type Run } from './runs';
+import type { MetricRow, Metrics } from './metrics';
+import { heartbeatLocks, type Run } from './runs';
 import { loadWeightsInto, saveModel } from './checkpoint';
 import { writeJsonAtomic } from './fsutil';
 
@@ -87,7 +88,7 @@ export function trainStep(model: Transformer, optimizer: Optimizer, batch: Batch
   }
 }
 
-export type Evaluator = (model: Transformer, step: number) => Record<string, number> | Promise<Record<string, number>>;
+export type Evaluator = (model: Transformer, step: number) => Metrics | Promise<Metrics>;
 
 export interface TrainOptions extends StepOptions {
   model: Transformer;
@@ -175,9 +176,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   }
 }
 
-function pickInfo(row: MetricRow): Record<string, number | string> {
-  const info: Record<string, number | string> = {};
-  for (const [k, v] of Object.entries(row)) if (k !== 'step' && k !== 'lr') info[k] = v;
+function pickInfo(row: MetricRow): Record<string, number> {
+  const info: Record<string, number> = {};
+  for (const [k, v] of Object.entries(row)) if (k !== 'step' && k !== 'lr' && typeof v === 'number') info[k] = v;
   return info;
 }
 

@@ -8,7 +8,7 @@ import { Rng } from '../engine/rng';
 import { trainCached } from '../engine/train';
 import { tokenAccuracy } from '../engine/evaluate';
 import { sortBatch, sortContextLength, sortVocab } from '../tasks/toy/sort';
-import { registerExperiment } from './registry';
+import { defineExperiment } from './define';
 import { ModelShapeSchema, TrainingSchema } from './schemas';
 
 const DemoSchema = z
@@ -39,11 +39,11 @@ export function demoModel(cfg: DemoConfig, seed: number): Transformer {
   return new Transformer({ vocabSize: vocab.size, contextLength: sortContextLength(cfg.task), causal: true, bias: true, initStd: 0.02, ...cfg.model }, seed);
 }
 
-export const demoSort = registerExperiment({
+export const demoSort = defineExperiment({
   id: 'demo-sort',
   title: 'Demo: sort digits',
   description: 'Train a small transformer to sort a list of digits (answer-only loss); report teacher-forced accuracy.',
-  version: 1,
+  version: 2,
   schema: DemoSchema,
   presets: {
     smoke: {
@@ -65,6 +65,8 @@ export const demoSort = registerExperiment({
       evalSize: 2000,
     },
   },
+  // It trains: about 6 x parameters x tokens per step x steps.
+  cost: (cfg) => 6 * 12 * cfg.model.nLayers * cfg.model.dModel ** 2 * cfg.train.batchSize * 2 * cfg.task.length * cfg.train.steps,
   async run(cfg, ctx): Promise<DemoResults> {
     const model = demoModel(cfg, ctx.seed);
     try {
@@ -78,7 +80,7 @@ export const demoSort = registerExperiment({
         sampler: (step, batchSize) => sortBatch(Rng.derive(ctx.seed, 'demo', 'train', step), cfg.task, batchSize),
         evaluate: (m) => {
           const acc = tokenAccuracy(m, evalSet);
-          return { evalLoss: acc.loss, tokenAccuracy: acc.tokenAccuracy };
+          return { 'loss.eval': acc.loss, 'acc.token': acc.tokenAccuracy };
         },
       });
       const acc = tokenAccuracy(model, evalSet);
@@ -87,7 +89,7 @@ export const demoSort = registerExperiment({
         tokenAccuracy: acc.tokenAccuracy,
         sequenceAccuracy: acc.sequenceAccuracy,
         evalLoss: acc.loss,
-        finalTrainLoss: (last?.loss as number) ?? NaN,
+        finalTrainLoss: last?.loss ?? NaN,
         steps: cfg.train.steps,
         params: model.numParams(),
         model: 'model.safetensors',

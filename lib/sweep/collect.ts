@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import { readJson } from '../engine/fsutil';
-import { DataFrame, saveTable, toDataFrame } from '../plots/table';
+import { DataFrame, saveTable, toDataFrame } from '../figures/table';
 import { SweepStatus, TaskStatus, sweepStatus } from './status';
 import { SweepSpec } from './spec';
 
@@ -23,23 +23,16 @@ export function flattenScalars(value: unknown, prefix = '', out: ResultRow = {})
   return out;
 }
 
-function parseSetValue(raw: string): Cell {
-  try {
-    const v = JSON.parse(raw) as unknown;
-    return v === null || ['string', 'number', 'boolean'].includes(typeof v) ? (v as Cell) : raw;
-  } catch {
-    return raw;
-  }
+/** A varying value as a table cell: scalars as they are, anything else as JSON text. */
+function cellOf(v: unknown): Cell {
+  return v === null || ['string', 'number', 'boolean'].includes(typeof v) ? (v as Cell) : JSON.stringify(v);
 }
 
 /** The table row of one finished task. */
 export function resultRow(status: TaskStatus): ResultRow {
   const t = status.task;
   const row: ResultRow = { task: t.index, experiment: t.experiment, preset: t.preset, seed: t.seed };
-  for (const s of t.varying) {
-    const eq = s.indexOf('=');
-    row[s.slice(0, eq)] = parseSetValue(s.slice(eq + 1));
-  }
+  for (const [k, v] of Object.entries(t.varying)) row[k] = cellOf(v);
   row.run = t.hash;
   const stored = readJson<{ results?: unknown }>(path.join(t.runDir, 'results.json'));
   for (const [k, v] of Object.entries(flattenScalars(stored.results ?? {}))) row[k in row ? `results.${k}` : k] = v;

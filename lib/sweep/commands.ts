@@ -3,7 +3,7 @@
  * the same fields as flags (flags also override a file's fields).
  */
 import { Command } from 'commander';
-import { UsageError } from '../experiments/registry';
+import { UsageError } from '../experiments/define';
 import { collectSweep } from './collect';
 import { formatSummary, runSweep } from './local';
 import { defaultJobs } from './pool';

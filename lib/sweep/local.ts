@@ -1,13 +1,18 @@
 /**
  * `wraplab sweep run`: a whole sweep on this machine. Finished runs (results.json in the run cache) are
- * skipped, interrupted ones resume from their checkpoint, the rest run in the worker pool; one progress
- * display counts runs for the whole sweep, and a summary lists every failure with its log. Rerunning the
- * same sweep therefore retries exactly the failed and missing runs.
+ * skipped, interrupted ones resume from their checkpoint, the rest run in the worker pool, the stages they
+ * share first (the scheduler's graph: lib/sweep/schedule.ts); one progress display counts tasks for the whole
+ * sweep, and a summary lists every failure with its log. Rerunning the same sweep therefore retries exactly the
+ * failed and missing runs.
  */
 import { createProgress } from '../engine/progress';
-import { PlannedTask, isFinished, planSweep } from './plan';
+import { getExperiment } from '../experiments/catalog';
+import { resolveRun } from '../experiments/run';
+import { PlannedTask, planSweep } from './plan';
 import { PoolOptions, TaskResult, defaultJobs, runPool } from './pool';
-import { SweepSpec, taskLabel } from './spec';
+import { criticalPath, planWork } from './schedule';
+import { SweepSpec } from './spec';
+import { isDone, type WorkerTask } from './tasks';
 
 export interface SweepSummary {
   name: string;
@@ -19,6 +24,8 @@ export interface SweepSummary {
   failed: TaskResult[];
   /** Left alone because another live process is running them. */
   busy: TaskResult[];
+  /** Shared stages trained before the runs that need them (0 when the cache held them). */
+  stages: number;
   jobs: number;
   wallMs: number;
 }
@@ -33,15 +40,21 @@ export async function runSweep(spec: SweepSpec, opts: PoolOptions = {}): Promise
   const started = Date.now();
   const plan = planSweep(spec);
   const unique = uniqueByRun(plan.tasks);
-  const todo = unique.filter((t) => !isFinished(t));
-  const jobs = Math.max(1, Math.min(opts.jobs ?? defaultJobs(), Math.max(1, todo.length)));
-  const progress = createProgress(`sweep ${spec.name}`, todo.length);
+  const todo = unique.filter((t) => !isDone(t));
+  // The runs' stages join the graph: shared parents train once, first, in their own workers.
+  const items = planWork(todo.map((t) => ({ resolved: resolveRun(getExperiment(t.experiment), { preset: t.preset, seed: t.seed, overrides: t.overrides }), overrides: t.overrides, label: t.label })));
+  const byHash = new Map<string, WorkerTask>(todo.map((t) => [t.hash, t]));
+  const tasks = items.map((i) => byHash.get(i.task.hash) ?? i.task);
+  const jobs = Math.max(1, Math.min(opts.jobs ?? defaultJobs(), Math.max(1, tasks.length)));
+  const progress = createProgress(`sweep ${spec.name}`, tasks.length);
   let ended = 0;
   let failed = 0;
   let running = 0;
-  const results = await runPool(plan.dir, todo, {
+  const results = await runPool(plan.dir, tasks, {
     ...opts,
     jobs,
+    deps: new Map(items.map((i) => [i.task.hash, i.deps])),
+    priority: criticalPath(items),
     onStart: (task, child) => {
       running++;
       opts.onStart?.(task, child);
@@ -55,14 +68,16 @@ export async function runSweep(spec: SweepSpec, opts: PoolOptions = {}): Promise
     },
   });
   progress.finish({ failed });
+  const runs = results.filter((r) => r.task.kind === 'run');
   return {
     name: spec.name,
     dir: plan.dir,
     total: unique.length,
     cached: unique.length - todo.length,
-    finished: results.filter((r) => r.status === 'finished').length,
-    failed: results.filter((r) => r.status === 'failed'),
+    finished: runs.filter((r) => r.status === 'finished').length,
+    failed: results.filter((r) => r.status === 'failed' || r.status === 'skipped'),
     busy: results.filter((r) => r.status === 'busy'),
+    stages: results.filter((r) => r.task.kind === 'stage' && r.status === 'finished').length,
     jobs,
     wallMs: Date.now() - started,
   };
@@ -78,9 +93,10 @@ export function formatSummary(s: SweepSummary): string {
   const lines = [
     `sweep ${s.name}: ${s.total} runs — ${s.cached} already finished, ${s.finished} finished now, ${s.failed.length} failed` +
       (s.busy.length ? `, ${s.busy.length} running elsewhere` : '') +
+      (s.stages ? `, ${s.stages} shared stages trained first` : '') +
       ` (${s.jobs} workers, ${seconds(s.wallMs)}); folder ${s.dir}`,
   ];
-  for (const f of s.failed) lines.push(`  FAILED ${taskLabel(f.task)}: ${f.error} (log: ${f.log})`);
+  for (const f of s.failed) lines.push(`  ${f.status === 'skipped' ? 'SKIPPED' : 'FAILED'} ${f.task.label}: ${f.error} (log: ${f.log})`);
   if (s.failed.length) lines.push(`  rerun the same command to retry only the failed and missing runs`);
   return lines.join('\n');
 }

@@ -1,6 +1,6 @@
 /**
  * Where a sweep lives on disk, and which run-cache entry each task is. A task's run is found without running
- * anything: its resolved config hashes to the same `data/runs/<hash>/` that `runExperiment` uses, so a sweep
+ * anything: its resolved config hashes to the same `data/runs/<hash>/` that `run` uses, so a sweep
  * sees runs made by `wraplab run`, by notebooks, by the local pool or by Slurm alike.
  *
  *   data/sweeps/<name>/
@@ -13,35 +13,26 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readJson, writeJsonAtomic } from '../engine/fsutil';
-import { dataDir, hashConfig } from '../engine/runs';
-import { UsageError, getExperiment, parsePreset, resolveConfig } from '../experiments/registry';
+import { dataDir } from '../engine/runs';
+import { getExperiment } from '../experiments/catalog';
+import { UsageError } from '../experiments/define';
+import { resolveRun, type ResolvedRun } from '../experiments/run';
 import { SweepSpec, SweepTask, expandSweep, taskLabel } from './spec';
+import { type RunTask, runTask } from './tasks';
 
-/** A task with its place in the run cache. */
-export interface PlannedTask extends SweepTask {
-  hash: string;
-  runDir: string;
-}
-
-/** The run-cache key `runExperiment` uses for (experiment, preset, seed, sets). Kept equal by a test. */
-export function runKey(experiment: string, preset: string, seed: number, sets: readonly string[]): unknown {
-  const exp = getExperiment(experiment);
-  const config = resolveConfig(exp, parsePreset(preset), sets);
-  return { experiment: exp.id, version: exp.version, seed, config };
-}
+/** A sweep task with its place in the run cache: the worker task that computes it. */
+export type PlannedTask = SweepTask & RunTask;
 
 /** Resolves every task's config (a bad override fails here, before anything runs) and finds its run. */
 export function planTasks(tasks: readonly SweepTask[]): PlannedTask[] {
-  const runsRoot = path.join(dataDir(), 'runs');
   return tasks.map((t) => {
-    let key: unknown;
+    let r: ResolvedRun;
     try {
-      key = runKey(t.experiment, t.preset, t.seed, t.sets);
+      r = resolveRun(getExperiment(t.experiment), { preset: t.preset, seed: t.seed, overrides: t.overrides });
     } catch (e) {
       throw new UsageError(`sweep task ${taskLabel(t)}: ${(e as Error).message}`);
     }
-    const hash = hashConfig(key);
-    return { ...t, hash, runDir: path.join(runsRoot, hash) };
+    return { ...t, ...runTask(r, t.overrides, `${t.experiment} ${taskLabel(t)}`) };
   });
 }
 
@@ -68,9 +59,6 @@ export function planSweep(spec: SweepSpec): SweepPlan {
   return { spec, dir, tasks };
 }
 
-export function isFinished(task: PlannedTask): boolean {
-  return fs.existsSync(path.join(task.runDir, 'results.json'));
-}
 
 /** What a worker leaves in status/<hash>.json. */
 export type WorkerMarker =

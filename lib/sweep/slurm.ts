@@ -14,8 +14,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readJson, writeFileAtomic, writeJsonAtomic } from '../engine/fsutil';
 import { dataDir, projectRoot } from '../engine/runs';
-import { UsageError } from '../experiments/registry';
-import { PlannedTask, SweepPlan, isFinished, planSweep, readMarker } from './plan';
+import { UsageError } from '../experiments/define';
+import { PlannedTask, SweepPlan, planSweep, readMarker } from './plan';
+import { isDone as isFinished } from './tasks';
 import { SweepSpec } from './spec';
 import { TasksFile, markerIsLive, workerCommand } from './worker';
 

@@ -1,17 +1,19 @@
 /**
- * A sweep spec: one experiment at one preset, run for every combination of a grid of --set overrides
+ * A sweep spec: one experiment at one preset, run for every combination of a grid of config keys
  * (and/or an explicit list of override sets) and every seed. Written as a JSON file or given as CLI flags:
  *
  *   { "name": "demo-lr", "experiment": "demo-sort", "preset": "smoke", "seeds": [0, 1],
  *     "grid": { "train.optimizer.lr": [0.001, 0.003] }, "sets": ["train.steps=100"] }
  *
- * expands to 4 tasks (2 learning rates x 2 seeds), each with the fixed sets first, then its own.
+ * expands to 4 tasks (2 learning rates x 2 seeds). Every task's overrides are one object: the fixed sets, then
+ * its list entry, then its grid combination (each key checked against the experiment's schema).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { expandGrid } from '../experiments/grid';
-import { PRESETS, UsageError, getExperiment } from '../experiments/registry';
+import { getExperiment } from '../experiments/catalog';
+import { PRESETS, UsageError } from '../experiments/define';
+import { deepMerge, parseSets, parseValue, unflattenOverrides } from '../experiments/overrides';
 
 const SetString = z.string().regex(/^[^=]+=/, 'an override is "key.path=value"');
 const GridValue = z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.unknown()), z.record(z.unknown())]);
@@ -34,17 +36,17 @@ export const SweepSpecSchema = z
 export type SweepSpecInput = z.input<typeof SweepSpecSchema>;
 export type SweepSpec = z.output<typeof SweepSpecSchema> & { name: string };
 
-/** One run of a sweep: what `runExperiment(experiment, {preset, seed, sets})` gets. */
+/** One run of a sweep: what `run(experiment, { preset, seed, overrides })` gets. */
 export interface SweepTask {
   /** Position in the expanded sweep (stable while the spec does not change). */
   index: number;
   experiment: string;
   preset: string;
   seed: number;
-  /** Fixed sets, then this task's list entry, then its grid combination. */
-  sets: string[];
-  /** Only the overrides that vary across the sweep (list + grid), for labels and tables. */
-  varying: string[];
+  /** Fixed sets, then this task's list entry, then its grid combination, merged. */
+  overrides: Record<string, unknown>;
+  /** Only the values that vary across the sweep (list + grid), by dotted key, for labels and tables. */
+  varying: Record<string, unknown>;
 }
 
 function formatIssues(error: z.ZodError): string {
@@ -97,17 +99,17 @@ export function parseSeeds(text: string): number[] {
 export function parseGridFlag(flag: string): [string, unknown[]] {
   const eq = flag.indexOf('=');
   if (eq <= 0 || eq === flag.length - 1) throw new UsageError(`--grid needs key=value1,value2,..., got "${flag}"`);
-  const values = flag
-    .slice(eq + 1)
-    .split(',')
-    .map((v) => {
-      try {
-        return JSON.parse(v) as unknown;
-      } catch {
-        return v;
-      }
-    });
-  return [flag.slice(0, eq), values];
+  return [flag.slice(0, eq), flag.slice(eq + 1).split(',').map(parseValue)];
+}
+
+/** The cartesian product of a grid: {a: [1, 2], b: ['x']} -> [{a: 1, b: 'x'}, {a: 2, b: 'x'}] (dotted keys). */
+export function expandGrid(grid: Record<string, readonly unknown[]>): Record<string, unknown>[] {
+  let combos: Record<string, unknown>[] = [{}];
+  for (const [key, values] of Object.entries(grid)) {
+    if (values.length === 0) throw new UsageError(`grid key ${key} has no values`);
+    combos = combos.flatMap((c) => values.map((v) => ({ ...c, [key]: v })));
+  }
+  return combos;
 }
 
 export interface SweepFlags {
@@ -141,12 +143,16 @@ export function specFromCli(file: string | undefined, flags: SweepFlags): SweepS
 
 /** Every task of the sweep, in a fixed order: list entry, then grid combination, then seed (innermost). */
 export function expandSweep(spec: SweepSpec): SweepTask[] {
+  const schema = getExperiment(spec.experiment).schema;
+  const fixed = parseSets(spec.sets, schema);
   const tasks: SweepTask[] = [];
   for (const entry of spec.list ?? [[]]) {
+    const listed = Object.fromEntries(entry.map((s) => [s.slice(0, s.indexOf('=')), parseValue(s.slice(s.indexOf('=') + 1))]));
     for (const combo of expandGrid(spec.grid)) {
       for (const seed of spec.seeds) {
-        const varying = [...entry, ...combo];
-        tasks.push({ index: tasks.length, experiment: spec.experiment, preset: spec.preset, seed, sets: [...spec.sets, ...varying], varying });
+        const varying = { ...listed, ...combo };
+        const overrides = deepMerge(deepMerge(fixed, unflattenOverrides(listed, schema)), unflattenOverrides(combo, schema));
+        tasks.push({ index: tasks.length, experiment: spec.experiment, preset: spec.preset, seed, overrides, varying });
       }
     }
   }
@@ -154,6 +160,7 @@ export function expandSweep(spec: SweepSpec): SweepTask[] {
 }
 
 /** A short human label: `[3] seed=1 train.optimizer.lr=0.003`. */
-export function taskLabel(task: SweepTask): string {
-  return [`[${task.index}]`, `seed=${task.seed}`, ...task.varying].join(' ');
+export function taskLabel(task: Pick<SweepTask, 'index' | 'seed' | 'varying'>): string {
+  const show = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+  return [`[${task.index}]`, `seed=${task.seed}`, ...Object.entries(task.varying).map(([k, v]) => `${k}=${show(v)}`)].join(' ');
 }

@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PlannedTask, SweepPlan, isFinished, planSweep, readMarker } from './plan';
+import { PlannedTask, SweepPlan, planSweep, readMarker } from './plan';
+import { isDone as isFinished } from './tasks';
 import { latestSlurmTasks, readSubmissions, slurmLogFile, slurmQueue } from './slurm';
 import { SweepSpec, taskLabel } from './spec';
 import { markerIsLive } from './worker';

@@ -4,7 +4,7 @@
  *
  *   node dist/lib/sweep/worker.js TASKS_FILE POSITION [--log LOGFILE]
  *
- * It marks the task running (status/<hash>.json), runs it through `runExperiment` into the task's run
+ * It marks the task running (status/<hash>.json), runs it (an experiment run or a stage) into its run
  * directory (so an interrupted run resumes from its checkpoint and a finished one is reused), then clears
  * the mark, or records the failure with its log path. Exit codes: 0 done, 1 failed, 2 bad arguments,
  * 75 the same run is already running in another live process on this host, 128+n killed by signal n.
@@ -13,15 +13,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readJson } from '../engine/fsutil';
-import '../experiments'; // registers every experiment
-import { runExperiment } from '../experiments/registry';
-import { PlannedTask, WorkerMarker, clearMarker, readMarker, writeMarker } from './plan';
-import { taskLabel } from './spec';
+import { WorkerMarker, clearMarker, readMarker, writeMarker } from './plan';
+import { executeTask, type WorkerTask } from './tasks';
 
 /** What the pool and the Slurm job hand a worker: the sweep folder and the tasks it may run. */
 export interface TasksFile {
   dir: string;
-  tasks: PlannedTask[];
+  tasks: WorkerTask[];
 }
 
 export const EXIT_BUSY = 75;
@@ -56,7 +54,7 @@ export async function runWorker(tasksFile: string, position: number, log?: strin
   }
   const existing = readMarker(dir, task.hash);
   if (markerIsLive(existing) && existing!.state === 'running' && existing!.pid !== process.pid) {
-    console.error(`wraplab sweep worker: ${taskLabel(task)} is already running (pid ${existing!.pid}); leaving it`);
+    console.error(`wraplab sweep worker: ${task.label} is already running (pid ${existing!.pid}); leaving it`);
     return EXIT_BUSY;
   }
   const host = os.hostname();
@@ -71,16 +69,17 @@ export async function runWorker(tasksFile: string, position: number, log?: strin
       process.exit(128 + os.constants.signals[sig]);
     });
   }
-  console.log(`wraplab sweep worker: ${task.experiment} ${taskLabel(task)} preset=${task.preset} run=${task.runDir} host=${host} pid=${process.pid} at ${new Date().toISOString()}`);
+  console.log(`wraplab sweep worker: ${task.label} run=${task.runDir} host=${host} pid=${process.pid} at ${new Date().toISOString()}`);
   try {
-    const outcome = await runExperiment(task.experiment, { preset: task.preset, seed: task.seed, sets: task.sets, out: task.runDir });
+    const before = fs.existsSync(path.join(task.runDir, 'results.json'));
+    await executeTask(task);
     clearMarker(dir, task.hash);
-    console.log(`wraplab sweep worker: ${outcome.cached ? 'already finished' : 'finished'} ${outcome.resultsPath}`);
+    console.log(`wraplab sweep worker: ${before ? 'already finished' : 'finished'} ${path.join(task.runDir, 'results.json')}`);
     return 0;
   } catch (e) {
     const err = e as Error;
     fail(err.message ?? String(e), 1);
-    console.error(`wraplab sweep worker: FAILED ${taskLabel(task)}: ${err.stack ?? err}`);
+    console.error(`wraplab sweep worker: FAILED ${task.label}: ${err.stack ?? err}`);
     return 1;
   }
 }

@@ -3,23 +3,40 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { generateFigures, registerFigures, registerGroupPrefetch } from '../../lib/plots/registry';
+import { FIGURE_SETS, generateFigures, matchesPattern } from '../../lib/figures/sets';
+import * as pcfgFigures from '../../lib/figures/pcfg';
+import { PCFG_PLANS, dataStudy, type FinetuneTable } from '../../lib/studies/pcfg';
+import { runStudy } from '../../lib/studies/study';
+import { toCsv, toDataFrame } from '../../lib/figures/table';
 
-test('a group\'s shared stages run once, before its sets, when two or more of its sets are regenerated', async () => {
-  const calls: string[] = [];
-  const empty = { figures: [], tables: [] };
-  for (const id of ['prefetch-test-a', 'prefetch-test-b']) {
-    registerFigures({ id, group: 'prefetch-test', title: id, build: async (preset) => (calls.push(`${id}:${preset}`), empty) });
-  }
-  registerGroupPrefetch('prefetch-test', async (preset, seed) => void calls.push(`prefetch:${preset}:${seed}`));
-  assert.throws(() => registerGroupPrefetch('prefetch-test', async () => {}), /has a prefetch already/);
+test('figure sets: one study each, ids unique, --only matches ids, groups and globs; an unknown pattern names the sets', async () => {
+  const ids = FIGURE_SETS.map((s) => s.id);
+  assert.equal(new Set(ids).size, ids.length);
+  assert.ok(FIGURE_SETS.every((s) => typeof s.study.plan === 'function' && s.title === s.study.title));
+  assert.deepEqual(FIGURE_SETS.filter((s) => matchesPattern(s, 'tracr')).map((s) => s.id).sort(), ['tracr-finetune', 'tracr-prune', 'tracr-reft']);
+  assert.deepEqual(FIGURE_SETS.filter((s) => matchesPattern(s, 'pcfg-*ing')).map((s) => s.id).sort(), ['pcfg-probing', 'pcfg-pruning']);
+  await assert.rejects(generateFigures({ preset: 'smoke', only: 'nope' }), /no figure set matches "nope"; known: .*engine-demo \(engine\)/);
+});
+
+test('a set writes what its study table gives: the CSV is the figure module applied to the study table', async () => {
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-figures-'));
   const logs: string[] = [];
-  await generateFigures({ preset: 'smoke', seed: 3, only: 'prefetch-test', outDir, images: false, log: (s) => logs.push(s) });
-  assert.deepEqual(calls, ['prefetch:smoke:3', 'prefetch-test-a:smoke', 'prefetch-test-b:smoke']);
-  assert.ok(logs.some((l) => /^figures: prefetch-test shared stages done in \d+ s$/.test(l)), logs.join('\n'));
-  calls.length = 0;
-  await generateFigures({ preset: 'smoke', only: 'prefetch-test-b', outDir, images: false });
-  assert.deepEqual(calls, ['prefetch-test-b:smoke'], 'one set alone trains only what it needs');
+  const written = await generateFigures({ preset: 'smoke', seed: 3, only: 'pcfg-data', outDir, images: false, jobs: 1, log: (s) => logs.push(s) });
+  assert.deepEqual(written.map((f) => path.basename(f)).sort(), ['fig16_label_distributions.csv', 'fig16_label_distributions.html']);
+  const table = await runStudy(dataStudy, { preset: 'smoke', seed: 3 });
+  assert.equal(fs.readFileSync(path.join(outDir, 'fig16_label_distributions.csv'), 'utf8'), toCsv(toDataFrame(pcfgFigures.fig16Rows(table))));
+  assert.ok(logs.some((l) => /^figures: pcfg-data drawn in \d+ s$/.test(l)), logs.join('\n'));
   fs.rmSync(outDir, { recursive: true, force: true });
+});
+
+test('figures are pure functions of tables: Fig 5 draws exactly the cells it is given', () => {
+  const curve = [0, 10, 20].map((step) => ({ step, 'acc.oft.cte0': step / 100, 'acc.oft.cte1': step / 50, 'acc.opt.cte0': 1 - step / 100 }));
+  const results = { accPT: {}, early: {}, earlyStep: 10, final: {}, curve };
+  const table: FinetuneTable = { preset: 'smoke', plan: PCFG_PLANS.smoke, accPT: {}, cells: [{ prior: 'L', lr: 'M', cTrain: 1, results }], tableCells: [] };
+  const fig = pcfgFigures.fig5(table);
+  const traces = fig.data as { name: string; x: number[]; y: number[]; xaxis: string }[];
+  assert.equal(traces.length, 2, 'one trace per C_Te panel');
+  assert.deepEqual(traces.map((t) => [t.xaxis, t.y]), [['x1', [0, 0.1, 0.2]], ['x2', [0, 0.2, 0.4]]]);
+  assert.equal(traces[0].name, 'C_Tr=1, eta_M=0.001');
+  assert.deepEqual(pcfgFigures.fig6(table).data.map((t) => (t as { y: number[] }).y), [[1, 0.9, 0.8]]);
 });

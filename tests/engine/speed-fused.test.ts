@@ -6,7 +6,7 @@ import { generate } from '../../lib/engine/generate';
 import { Transformer, weightedCrossEntropy } from '../../lib/engine/model';
 import { Optimizer, globalGradNorm } from '../../lib/engine/optim';
 import { trainStep } from '../../lib/engine/train';
-import { benchBatch } from '../../lib/engine/bench';
+import { benchBatch } from '../../lib/bench';
 
 /** Runs f with the fused ops on, then off (plain tf ops, round-1 kernels still on). */
 function fusedAndPlain<T>(f: () => T): [T, T] {

@@ -4,7 +4,7 @@ import { initBackend, tf } from '../../lib/engine/backend';
 import { Transformer, gelu } from '../../lib/engine/model';
 import { Optimizer } from '../../lib/engine/optim';
 import { lossAndGrads, trainStep } from '../../lib/engine/train';
-import { benchBatch, percentile } from '../../lib/engine/bench';
+import { benchBatch, percentile } from '../../lib/bench';
 import { setWasmOverridesEnabled, wasmThreadsWanted } from '../../lib/engine/wasmKernels';
 
 /** Runs f with the fast wasm kernels, then with the stock ones; returns both results as arrays. */

@@ -41,7 +41,7 @@ test('training lowers the loss and raises accuracy on the toy task', async () =>
 test('a killed run resumes from its checkpoint to the same final weights and metrics as an unbroken run', async () => {
   await initBackend();
   const evalSet = sortBatch(Rng.derive(2, 'eval'), task, 64);
-  const evaluate = (m: Transformer) => ({ acc: tokenAccuracy(m, evalSet).tokenAccuracy });
+  const evaluate = (m: Transformer) => ({ 'acc.token': tokenAccuracy(m, evalSet).tokenAccuracy });
   const config = { name: 'resume-test' };
 
   const unbroken = new Transformer(modelCfg, 2);
@@ -79,7 +79,7 @@ test('tf.memory().numTensors stays flat across 200 training steps', async () => 
     sampler: sampler(3),
     config: { ...trainCfg(200), evalEvery: 50 },
     seed: 3,
-    evaluate: (m) => ({ acc: tokenAccuracy(m, sortBatch(Rng.derive(3, 'e'), task, 16)).tokenAccuracy }),
+    evaluate: (m) => ({ 'acc.token': tokenAccuracy(m, sortBatch(Rng.derive(3, 'e'), task, 16)).tokenAccuracy }),
     onStep: (step) => {
       if (step === 10 || step === 200) counts.push(tf.memory().numTensors);
     },

@@ -4,133 +4,146 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { getExperiment, resolveConfig, runExperiment, PRESETS } from '../../lib/experiments';
-import {
-  PCFG_SCALES,
-  finetuneKey,
-  finetuneStage,
-  type PcfgFinetuneResults,
-  type PcfgProbeResults,
-  type PcfgPruneResults,
-  type PcfgReftResults,
-  type PcfgFinetuneConfig,
-} from '../../lib/experiments/pcfg';
+import { PRESETS, ensureStage, resolveConfig, resolveRun, run, stageNode } from '../../lib/experiments';
+import * as pcfg from '../../lib/experiments/pcfg';
 import { mlpOutputs, scoreUnits, PruneMasks } from '../../lib/analysis/prune';
-import { hashConfig } from '../../lib/engine/runs';
 import { initBackend } from '../../lib/engine/backend';
-import { makeEvalSet, jailbreakPretrainConfig, PCFG_PRESETS } from '../../lib/tasks/pcfg';
-import { pcfgConfig } from '../../lib/experiments/pcfgEval';
-import { PAPER_TABLE5, PAPER_TABLE7, paperRow } from '../../lib/experiments/pcfgPaper';
-import { priorSets, type PcfgPretrainConfig } from '../../lib/experiments/pcfg';
-import { finetuneSets, overrideSets, pcfgPretrainings } from '../../lib/plots/pcfgFigures';
+import { PCFG_STUDIES } from '../../lib/studies/pcfg';
+import { specsOf, studyParams } from '../../lib/studies/study';
+import { criticalPath, planWork } from '../../lib/sweep/schedule';
 
-// Smoke-sized runs, cached in a temp data dir shared by the tests of this file (the fine-tuning stage is reused).
+// Smoke-sized runs, cached in a temp data dir shared by the tests of this file.
 process.env.WRAPLAB_DATA = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-pcfg-exp-'));
 process.env.WRAPLAB_QUIET = '1';
 
-const IDS = ['pcfg-pretrain', 'pcfg-finetune', 'pcfg-prune', 'pcfg-probe', 'pcfg-reft', 'pcfg-scratch-ft'];
+const EXPERIMENTS = [pcfg.pretrain, pcfg.finetune, pcfg.prune, pcfg.probe, pcfg.reft, pcfg.scratchFinetune];
 
-test('every PCFG experiment resolves at every preset; paper preset = the paper hyper-parameters', () => {
-  for (const id of IDS) for (const p of PRESETS) assert.ok(resolveConfig(getExperiment(id), p), `${id} ${p}`);
-  const paper = resolveConfig(getExperiment('pcfg-finetune'), 'paper') as PcfgFinetuneConfig;
+test('every PCFG experiment resolves at every preset to its scale; paper preset = the paper hyper-parameters', () => {
+  for (const exp of EXPERIMENTS) {
+    for (const p of PRESETS) {
+      const cfg = resolveConfig(exp, p) as { pretrain: pcfg.PretrainStage };
+      const scale = pcfg.PCFG_SCALES[p];
+      assert.deepEqual(cfg.pretrain.model, resolveConfig(pcfg.pretrain, p).pretrain.model, `${exp.id} ${p}: one model shape per preset`);
+      assert.equal(cfg.pretrain.train.steps, scale.pretrain.train.steps, `${exp.id} ${p}`);
+      assert.deepEqual(cfg.pretrain.data.prior, exp === pcfg.scratchFinetune ? scale.scratchPrior : 'L', `${exp.id} ${p}: prior`);
+    }
+  }
+  const paper = resolveConfig(pcfg.finetune, 'paper');
   assert.equal(paper.pretrain.data.textLength, 250);
   assert.deepEqual([paper.pretrain.model.nLayers, paper.pretrain.model.nHeads, paper.pretrain.model.dModel], [6, 6, 192]);
   assert.deepEqual([paper.pretrain.train.steps, paper.finetune.steps, paper.finetune.batchSize], [200_000, 10_000, 96]);
-  assert.deepEqual(PCFG_SCALES.paper.lrs, { L: 1e-4, M: 1e-5, S: 1e-6 });
-  assert.throws(() => resolveConfig(getExperiment('pcfg-finetune'), 'smoke', ['finetune.cTrain=2']), /cTrain/);
-  assert.throws(() => resolveConfig(getExperiment('pcfg-prune'), 'smoke', ['prune.units=heads']), /units/);
+  assert.deepEqual(pcfg.PCFG_SCALES.paper.lrs, { L: 1e-4, M: 1e-5, S: 1e-6 });
+  assert.equal(resolveConfig(pcfg.prune, 'laptop').finetune.lr, pcfg.PCFG_SCALES.laptop.lrs.S, 'pruning reads the eta_S model');
+  assert.throws(() => resolveConfig(pcfg.finetune, 'smoke', { finetune: { cTrain: 2 } }), /finetune\.cTrain: Number must be less than or equal to 1/);
+  assert.throws(() => resolveConfig(pcfg.prune, 'smoke', { prune: { units: 'heads' as 'mlp' } }), /prune\.units: Invalid enum value/);
 });
 
-test('a fine-tuning stage key contains its parent: changing pretraining changes the fine-tuning cache key', () => {
-  const cfg = resolveConfig(getExperiment('pcfg-finetune'), 'smoke') as PcfgFinetuneConfig;
+test('a fine-tuning stage hashes its parent: changing pretraining changes the fine-tuning, equal configs share it', () => {
+  const cfg = resolveConfig(pcfg.finetune, 'smoke');
   const other = { ...cfg.pretrain, answerWeight: cfg.pretrain.answerWeight + 1 };
-  assert.notEqual(hashConfig(finetuneKey(cfg.pretrain, cfg.finetune, 0)), hashConfig(finetuneKey(other, cfg.finetune, 0)));
-  assert.equal(hashConfig(finetuneKey(cfg.pretrain, cfg.finetune, 0)), hashConfig(finetuneKey(structuredClone(cfg.pretrain), cfg.finetune, 0)));
+  const node = pcfg.finetuneNode(cfg, 0);
+  assert.notEqual(node.hash, pcfg.finetuneNode({ pretrain: other, finetune: cfg.finetune }, 0).hash);
+  assert.equal(node.hash, pcfg.finetuneNode(structuredClone(cfg), 0).hash);
+  assert.equal(node.parents[0].hash, stageNode(pcfg.pcfgPretrain, cfg.pretrain, 0).hash);
+  assert.notEqual(node.hash, pcfg.finetuneNode(cfg, 1).hash, 'the seed is part of the key');
+  // An experiment config holds more than the stage's (prune settings): the stage is the same.
+  const prune = resolveConfig(pcfg.prune, 'smoke', { finetune: cfg.finetune });
+  assert.equal(pcfg.finetuneNode(prune, 0).hash, node.hash);
 });
 
-test('priorSets: P^H pretrains longer at laptop (in every grid cell), the other priors keep the preset steps', () => {
-  const steps = (sets: string[]) => (resolveConfig(getExperiment('pcfg-pretrain'), 'laptop', sets) as PcfgPretrainConfig).pretrain.train.steps;
-  const base = PCFG_SCALES.laptop.pretrain.train.steps;
-  assert.equal(steps(priorSets('laptop', 'L')), base);
-  assert.equal(steps(priorSets('laptop', 'M')), base);
-  assert.equal(steps(priorSets('laptop', 'H')), PCFG_SCALES.laptop.pretrainStepsByPrior.H);
-  assert.ok(steps(priorSets('laptop', 'H')) > base);
-  const ft = resolveConfig(getExperiment('pcfg-finetune'), 'laptop', finetuneSets('laptop', 'H', 'M', 1)) as PcfgFinetuneConfig;
-  assert.deepEqual([ft.pretrain.data.prior, ft.pretrain.train.steps, ft.finetune.cTrain], ['H', PCFG_SCALES.laptop.pretrainStepsByPrior.H, 1]);
-  assert.deepEqual(priorSets('paper', 'H'), ['pretrain.data.prior=H']);
+test('priorOverrides: P^H pretrains longer at laptop (in every grid cell), the other priors keep the preset steps', () => {
+  const steps = (prior: 'L' | 'M' | 'H') => resolveConfig(pcfg.pretrain, 'laptop', pcfg.priorOverrides('laptop', prior)).pretrain.train.steps;
+  const base = pcfg.PCFG_SCALES.laptop.pretrain.train.steps;
+  assert.equal(steps('L'), base);
+  assert.equal(steps('M'), base);
+  assert.equal(steps('H'), pcfg.PCFG_SCALES.laptop.pretrainStepsByPrior.H);
+  assert.ok(steps('H') > base);
+  const ft = resolveConfig(pcfg.finetune, 'laptop', pcfg.cellOverrides('laptop', { prior: 'H', lr: 'M', cTrain: 1 }));
+  assert.deepEqual([ft.pretrain.data.prior, ft.pretrain.train.steps, ft.finetune.cTrain, ft.finetune.lr], ['H', pcfg.PCFG_SCALES.laptop.pretrainStepsByPrior.H, 1, pcfg.PCFG_SCALES.laptop.lrs.M]);
+  assert.deepEqual(pcfg.priorOverrides('paper', 'H'), { pretrain: { data: { prior: 'H' } } });
 });
 
-test('the PCFG shared-stage grid lists every pretraining the sets fine-tune from, longest first, with the same configs', () => {
-  const specs = pcfgPretrainings('laptop');
-  assert.equal(specs[0].name, 'H', 'P^H (3,000 steps) first');
-  assert.deepEqual(specs.map((p) => p.steps), [...specs.map((p) => p.steps)].sort((a, b) => b - a));
-  const families = jailbreakPretrainConfig(PCFG_PRESETS.laptop).families;
-  assert.notDeepEqual(families, PCFG_PRESETS.laptop.families);
-  const pretrainOf = (p: (typeof specs)[number]) => (resolveConfig(getExperiment('pcfg-pretrain'), 'laptop', p.sets) as PcfgPretrainConfig).pretrain;
-  const byName = new Map(specs.map((p) => [p.name, p]));
-  assert.deepEqual([...byName.keys()].sort(), ['H', 'L', 'L (jailbreak)', 'M', 'M (jailbreak)', 'Scr.+FT (a, b swapped)']);
-  for (const prior of ['L', 'M'] as const) {
-    // The very pretraining its jailbreak fine-tunings use (same config, so the same cached run).
-    const ft = resolveConfig(getExperiment('pcfg-finetune'), 'laptop', finetuneSets('laptop', prior, 'S', 0, { 'pretrain.data.families': families })) as PcfgFinetuneConfig;
-    assert.deepEqual(pretrainOf(byName.get(`${prior} (jailbreak)`)!), ft.pretrain);
-  }
-  const plain = resolveConfig(getExperiment('pcfg-finetune'), 'laptop', finetuneSets('laptop', 'H', 'M', 1)) as PcfgFinetuneConfig;
-  assert.deepEqual(pretrainOf(specs[0]), plain.pretrain);
-  const scratch = resolveConfig(getExperiment('pcfg-scratch-ft'), 'laptop', []) as { pretrain: unknown };
-  assert.deepEqual(pretrainOf(byName.get('Scr.+FT (a, b swapped)')!), scratch.pretrain, 'the Scr.+FT baseline pretrains from the shared grid');
+test('the PCFG studies share six pretrainings; the scheduler starts the longest chain (P^H, 3,000 steps) first', () => {
+  const params = studyParams({ preset: 'laptop' });
+  const runs = PCFG_STUDIES.flatMap((s) => specsOf(s.plan(params))).map((s) => ({ resolved: resolveRun(s.experiment, { preset: 'laptop', ...s }), overrides: (s.overrides ?? {}) as Record<string, unknown> }));
+  const items = planWork(runs);
+  const pretrainings = items.filter((i) => i.task.kind === 'stage' && i.task.stage === 'pcfg-pretrain');
+  const prior = (i: (typeof items)[number]) => ((i.task as { config: pcfg.PretrainStage }).config.data.prior);
+  const families = (i: (typeof items)[number]) => (i.task as { config: pcfg.PretrainStage }).config.data.families.length;
+  assert.equal(pretrainings.length, 6, 'P^L, P^M, P^H, two jailbreak models, the Scr.+FT model — each once');
+  assert.deepEqual(pretrainings.map((i) => `${JSON.stringify(prior(i))}/${families(i)}`).sort(), ['"H"/2', '"L"/2', '"L"/4', '"M"/2', '"M"/4', '[0.001,0.999,0]/2']);
+  const priority = criticalPath(items);
+  const first = [...pretrainings].sort((a, b) => priority.get(b.task.hash)! - priority.get(a.task.hash)!)[0];
+  assert.equal(prior(first), 'H');
+  // Every fine-tuning waits for its pretraining; runs wait for their stages.
+  for (const it of items) if (it.task.kind === 'stage' && it.task.stage === 'pcfg-finetune') assert.equal(it.deps.length, 1);
+  assert.ok(items.filter((i) => i.task.kind === 'run').every((i) => i.deps.length >= 1));
 });
 
 test('the paper tables are transcribed whole (36 rows each) and looked up by name', () => {
-  assert.equal(PAPER_TABLE5.length, 36);
-  assert.equal(PAPER_TABLE7.length, 36);
-  assert.equal(paperRow(PAPER_TABLE5, 'M', 'L', 1)?.oft_c1, '99.9/100');
-  assert.equal(paperRow(PAPER_TABLE7, 'S', 'H', 0)?.opt_c0, '97.8/97.9');
+  assert.equal(pcfg.PAPER_TABLE5.length, 36);
+  assert.equal(pcfg.PAPER_TABLE7.length, 36);
+  assert.equal(pcfg.paperRow(pcfg.PAPER_TABLE5, 'M', 'L', 1)?.oft_c1, '99.9/100');
+  assert.equal(pcfg.paperRow(pcfg.PAPER_TABLE7, 'S', 'H', 0)?.opt_c0, '97.8/97.9');
 });
 
 test('smoke: pretraining learns count a; C_Tr = 1 fine-tuning learns the shortcut (C_Te = 1 >> C_Te = 0)', async () => {
-  const out = await runExperiment<PcfgFinetuneResults>('pcfg-finetune', { preset: 'smoke', seed: 0 });
+  const out = await run(pcfg.finetune, { preset: 'smoke', seed: 0 });
   const r = out.results;
   assert.equal(r.curve[0].step, 0);
-  assert.equal(r.curve[r.curve.length - 1].step, (out.config as PcfgFinetuneConfig).finetune.steps);
-  assert.ok(r.accPT.opt_c0 > 0.5, `pretrained count a ${r.accPT.opt_c0}`);
-  assert.ok(r.final.oft_c1 > r.final.oft_c0 + 0.15, `shortcut: C_Te=1 ${r.final.oft_c1} vs C_Te=0 ${r.final.oft_c0}`);
-  assert.ok(r.final.oft_c1 > r.accPT.oft_c1 + 0.3, `fine-tuning learned count b on correlated texts: ${r.accPT.oft_c1} -> ${r.final.oft_c1}`);
+  assert.equal(r.curve[r.curve.length - 1].step, out.config.finetune.steps);
+  const pt = r.accPT['acc.opt.cte0']!;
+  const [c0, c1] = [r.final['acc.oft.cte0']!, r.final['acc.oft.cte1']!];
+  assert.ok(pt > 0.5, `pretrained count a ${pt}`);
+  assert.ok(c1 > c0 + 0.15, `shortcut: C_Te=1 ${c1} vs C_Te=0 ${c0}`);
+  assert.ok(c1 > r.accPT['acc.oft.cte1']! + 0.3, `fine-tuning learned count b on correlated texts: ${r.accPT['acc.oft.cte1']} -> ${c1}`);
 });
 
 test('smoke: pruning the top-scored MLP neuron changes the model output; the sweep logs every K', async () => {
   await initBackend();
-  const cfg = resolveConfig(getExperiment('pcfg-finetune'), 'smoke') as PcfgFinetuneConfig;
-  const stage = await finetuneStage(cfg.pretrain, cfg.finetune, 0);
-  assert.equal(stage.cached, true, 'the fine-tuning stage of the previous test is reused');
+  const cfg = resolveConfig(pcfg.finetune, 'smoke');
+  const model = (await ensureStage(pcfg.finetuneNode(cfg, 0))).loadModel();
   try {
-    const set = makeEvalSet(pcfgConfig(cfg.pretrain.data), { family: 'counting', operand: 'a', size: 64, seed: 5 });
-    const [top] = scoreUnits(stage.model, [set.batch], { granularity: 'row', params: mlpOutputs(stage.model) });
-    const pruned = new PruneMasks(stage.model, 'row');
+    const set = pcfg.makeEvalSet(pcfg.pcfgConfig(cfg.pretrain.data), { family: 'counting', operand: 'a', size: 64, seed: 5 });
+    const [top] = scoreUnits(model, [set.batch], { granularity: 'row', params: mlpOutputs(model) });
+    const pruned = new PruneMasks(model, 'row');
     pruned.add(top);
     const masks = pruned.toMasks();
     const tokens = tf.tensor2d(set.batch.tokens, [set.batch.batchSize, set.batch.contextLength], 'int32');
-    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(stage.model.forward(tokens).logits, stage.model.forward(tokens, { masks }).logits))).dataSync()[0]);
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(model.forward(tokens).logits, model.forward(tokens, { masks }).logits))).dataSync()[0]);
     tf.dispose([tokens, ...Object.values(masks)]);
     assert.ok(diff > 1e-3, `logits moved by ${diff}`);
   } finally {
-    stage.model.dispose();
+    model.dispose();
   }
-  const sweep = await runExperiment<PcfgPruneResults>('pcfg-prune', { preset: 'smoke', seed: 0, sets: ['finetune.lr=0.001', 'prune.maxUnits=2'] });
+  const sweep = await run(pcfg.prune, { preset: 'smoke', seed: 0, overrides: { finetune: { lr: 0.001 }, prune: { maxUnits: 2 } } });
   assert.deepEqual(sweep.results.steps.map((s) => s.k), [0, 1, 2]);
   assert.match(String(sweep.results.steps[1].unit), /^blocks\.\d+\.mlp\.W_out\[\d+\]$/);
-  assert.ok((sweep.results.steps[1].score as number) > 0, 'the first pruned unit lowers the count-a loss to first order');
+  assert.ok(sweep.results.steps[1].score! > 0, 'the first pruned unit lowers the count-a loss to first order');
 });
 
 test('smoke: reverse fine-tuning raises Acc O_PT after fine-tuning destroyed it', async () => {
-  const out = await runExperiment<PcfgReftResults>('pcfg-reft', { preset: 'smoke', seed: 0 });
-  const start = out.results.curve[0].opt_c0;
-  assert.ok(out.results.final.opt_c0 > start + 0.1, `reFT: ${start} -> ${out.results.final.opt_c0}`);
+  const out = await run(pcfg.reft, { preset: 'smoke', seed: 0 });
+  const start = out.results.curve[0]['acc.opt.cte0']!;
+  assert.ok(out.results.final['acc.opt.cte0']! > start + 0.1, `reFT: ${start} -> ${out.results.final['acc.opt.cte0']}`);
   assert.ok(out.results.curve.length >= 4, 'log-spaced evaluations');
 });
 
 test('smoke: a linear probe reads the count of a from the last block far better than from the embeddings', async () => {
-  const out = await runExperiment<PcfgProbeResults>('pcfg-probe', { preset: 'smoke', seed: 0 });
+  const out = await run(pcfg.probe, { preset: 'smoke', seed: 0 });
   const blocks = out.results.blocks;
-  assert.equal(blocks.length, (out.config as { pretrain: { model: { nLayers: number } } }).pretrain.model.nLayers + 1);
+  assert.equal(blocks.length, out.config.pretrain.model.nLayers + 1);
   assert.ok(blocks[blocks.length - 1].opt > blocks[0].opt + 0.15, `B0 ${blocks[0].opt} vs last ${blocks[blocks.length - 1].opt}`);
+});
+
+test('pcfg.load: one call gives the trained model of a grid cell (the stage the experiments share)', async () => {
+  const { model, stage } = await pcfg.load({ prior: 'L', lr: 'M', cTr: 1, preset: 'smoke' });
+  assert.equal(stage.node.def.name, 'pcfg-finetune');
+  assert.equal(stage.hash, pcfg.finetuneNode(resolveConfig(pcfg.finetune, 'smoke', pcfg.cellOverrides('smoke', { prior: 'L', lr: 'M', cTrain: 1 })), 0).hash);
+  assert.deepEqual(model.getWeights()['blocks.0.mlp.W_out'], stage.loadModel().getWeights()['blocks.0.mlp.W_out']);
+  const pre = await pcfg.load({ prior: 'L', preset: 'smoke' });
+  assert.equal(pre.stage.node.def.name, 'pcfg-pretrain');
+  await assert.rejects(pcfg.load({ prior: 'L', reft: 'M', preset: 'smoke' }), /reft reverses a fine-tuning; give lr too/);
+  model.dispose();
+  pre.model.dispose();
 });

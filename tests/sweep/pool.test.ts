@@ -4,8 +4,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cli } from './inProcessCli';
-import { gridWork, runExperiment, runGrid, setGridRunner } from '../../lib/experiments';
-import { collectSweep, localLogFile, parallelGridRunner, parseSweepSpec, runSweep, sweepStatus } from '../../lib/sweep';
+import { parseSets, run } from '../../lib/experiments';
+import { demoSort } from '../../lib/experiments/demo';
+import { collectSweep, parseSweepSpec, runSweep, sweepStatus } from '../../lib/sweep';
+import { localLogFile } from '../../lib/sweep/plan';
 
 process.env.WRAPLAB_QUIET = '1';
 
@@ -28,7 +30,7 @@ test('local pool: a killed worker does not stop the sweep; the rerun resumes it 
   const first = await runSweep(spec, {
     jobs: 2,
     onStart: (task, child) => {
-      if (task.seed !== 1) return;
+      if (task.kind !== 'run' || task.seed !== 1) return;
       // Kill the worker (no chance to clean up) once it has written a checkpoint.
       const poll = setInterval(() => {
         if (fs.existsSync(path.join(task.runDir, 'checkpoint', 'state.json'))) {
@@ -45,7 +47,7 @@ test('local pool: a killed worker does not stop the sweep; the rerun resumes it 
   assert.equal(first.total, 2);
   assert.equal(first.finished, 1, 'the other run went on to finish');
   assert.equal(first.failed.length, 1);
-  assert.equal(first.failed[0].task.seed, 1);
+  assert.equal((first.failed[0].task as { seed: number }).seed, 1);
   assert.match(first.failed[0].error!, /SIGKILL/);
   assert.ok(!fs.existsSync(path.join(killedDir, 'results.json')));
   assert.deepEqual(sweepStatus(spec).tasks.map((t) => t.state), ['done', 'interrupted']);
@@ -63,7 +65,7 @@ test('local pool: a killed worker does not stop the sweep; the rerun resumes it 
 
   // Nothing lost: the resumed run equals an unbroken one, results and every metric row.
   const resumed = readJson(path.join(killedDir, 'results.json'));
-  const unbroken = await runExperiment('demo-sort', { preset: 'smoke', seed: 1, sets: [...spec.sets, 'model.nHeads=2'], out: fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-unbroken-')) });
+  const unbroken = await run(demoSort, { preset: 'smoke', seed: 1, overrides: parseSets([...spec.sets, 'model.nHeads=2'], demoSort.schema), out: fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-unbroken-')) });
   assert.deepEqual(resumed.results, unbroken.results);
   const metrics = (dir: string) => fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(metrics(killedDir), metrics(unbroken.runDir));
@@ -81,31 +83,4 @@ test('local pool: a killed worker does not stop the sweep; the rerun resumes it 
   const csv = fs.readFileSync(collected.csv!, 'utf8').trim().split('\n');
   assert.equal(csv.length, 3);
   assert.match(csv[0], /^task,experiment,preset,seed,model\.nHeads,run,tokenAccuracy,/);
-});
-
-test('parallel grid runner: same outcomes as the sequential runner, computed in workers; a failure names its log', async () => {
-  const requests = [0, 1, 0].map((seed) => ({ experiment: 'demo-sort', preset: 'smoke', seed, sets: ['train.steps=20', 'evalSize=16'] }));
-  freshData('grid-seq');
-  const work0 = gridWork();
-  const sequential = await runGrid(requests);
-  // Grid work counts computed runs only (the repeated seed-0 request is the same run): the 1-worker time.
-  const work1 = gridWork();
-  assert.equal(work1.runs - work0.runs, 2);
-  assert.ok(work1.runMs > work0.runMs);
-  const dataPar = freshData('grid-par');
-  const prev = setGridRunner(parallelGridRunner({ jobs: 2 }));
-  try {
-    // nHeads=64 > dModel=32 fails at model construction; the other runs still finish, in workers.
-    const failing = { ...requests[0], sets: ['model.nHeads=64'] };
-    await assert.rejects(runGrid([...requests, failing]), /1 of 3 grid runs failed:\n {2}demo-sort \[3\] seed=0 model\.nHeads=64: model config: dHead: dModel 32 \/ nHeads 64 leaves no width per head.*\(log: .*\.log\)/);
-    assert.equal(fs.readdirSync(path.join(dataPar, 'sweeps', '_grid', 'logs')).length, 3, 'three distinct runs, each in a worker');
-    const work2 = gridWork();
-    assert.equal(work2.runs - work1.runs, 2, 'the two runs that finished in workers count; the failed one does not');
-    const parallel = await runGrid(requests); // now all cached
-    assert.equal(gridWork().runs, work2.runs, 'cached runs add no work');
-    assert.deepEqual(parallel.map((o) => o.results), sequential.map((o) => o.results));
-    assert.deepEqual(parallel.map((o) => path.basename(o.runDir)), sequential.map((o) => path.basename(o.runDir)));
-  } finally {
-    setGridRunner(prev);
-  }
 });

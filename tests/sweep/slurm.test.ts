@@ -4,8 +4,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cli } from './inProcessCli';
-import { runExperiment } from '../../lib/experiments';
-import { collectSweep, loadSweepSpec, readSubmissions, submitSweep, sweepStatus } from '../../lib/sweep';
+import { parseSets, run } from '../../lib/experiments';
+import { demoSort } from '../../lib/experiments/demo';
+import { collectSweep, loadSweepSpec, submitSweep, sweepStatus } from '../../lib/sweep';
+import { readSubmissions } from '../../lib/sweep/slurm';
 import { startLocalSlurm } from './localSlurm';
 
 process.env.WRAPLAB_QUIET = '1';
@@ -37,12 +39,12 @@ test('Slurm: a smoke sweep submitted as an array job to a real single-node clust
     };
 
     // One run made locally beforehand: the sweep reuses it (local and Slurm runs mix in one run cache).
-    const local = await runExperiment('demo-sort', { preset: 'smoke', seed: 0, sets: [...spec.sets, 'model.nHeads=2'] });
+    const local = await run(demoSort, { preset: 'smoke', seed: 0, overrides: parseSets([...spec.sets, 'model.nHeads=2'], demoSort.schema) });
 
     const first = submitSweep(spec);
     assert.ok(first.submission, 'submitted');
     assert.equal(first.finished, 1);
-    assert.deepEqual(first.submitted.map((t) => [t.seed, t.varying[0]]), [[1, 'model.nHeads=2'], [0, 'model.nHeads=64'], [1, 'model.nHeads=64']]);
+    assert.deepEqual(first.submitted.map((t) => [t.seed, t.varying['model.nHeads']]), [[1, 2], [0, 64], [1, 64]]);
     assert.match(fs.readFileSync(first.script!, 'utf8'), /#SBATCH --array=0-2\n/);
     // Submitting again while they are queued or running submits nothing twice.
     const again = submitSweep(spec);

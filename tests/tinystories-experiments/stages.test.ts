@@ -7,22 +7,18 @@ import { initBackend } from '../../lib/engine/backend';
 import { batchLoss } from '../../lib/engine/evaluate';
 import { packSequences } from '../../lib/engine/data';
 import { Rng } from '../../lib/engine/rng';
-import { getExperiment, resolveConfig } from '../../lib/experiments/registry';
-import '../../lib/experiments/tinystories';
-import {
-  TinyStoriesConfig, deletionSet, pretrainStage, sampleStories, storySampler, tinyStoriesData, tinyStoriesModel, trimBatch,
-} from '../../lib/experiments/tinystoriesStages';
-import { probeStage } from '../../lib/experiments/tinystoriesProbe';
-import * as ts from '../../lib/tasks/tinystories';
+import { ensureStage, resolveConfig, resolveRun, stageNode } from '../../lib/experiments';
+import * as tst from '../../lib/experiments/tinystories';
+import { planWork } from '../../lib/sweep/schedule';
 
 process.env.WRAPLAB_DATA = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-ts-exp-'));
 process.env.WRAPLAB_QUIET = '1';
 test.after(() => fs.rmSync(process.env.WRAPLAB_DATA!, { recursive: true, force: true }));
-const cfg = resolveConfig(getExperiment('tinystories-reft'), 'smoke') as TinyStoriesConfig;
+const cfg = resolveConfig(tst.reft, 'smoke');
 
 test('trimBatch drops only all-padding columns', () => {
   const batch = packSequences([[1, 5, 6], [1, 7, 8, 9, 2]], 10, 0);
-  const trimmed = trimBatch(batch);
+  const trimmed = tst.trimBatch(batch);
   assert.equal(trimmed.contextLength, 4);
   assert.deepEqual(Array.from(trimmed.tokens), [1, 5, 6, 0, 1, 7, 8, 9]);
   assert.deepEqual(Array.from(trimmed.targets), [5, 6, 0, 0, 7, 8, 9, 2]);
@@ -30,108 +26,108 @@ test('trimBatch drops only all-padding columns', () => {
 });
 
 test('deletion sets at the data level: F and F+R hold no story with a twist, F+R asks for one in every prompt', () => {
-  const data = tinyStoriesData(cfg.corpus, 0);
-  const judge = new ts.ExactTwistJudge();
+  const data = tst.tinyStoriesData(cfg.corpus, 0);
+  const judge = new tst.ExactTwistJudge();
   for (const p of ['F', 'F+R', 'F+MM'] as const) {
-    const set = deletionSet(data, p);
+    const set = tst.deletionSet(data, p);
     assert.ok(set.length > 20, `${p}: ${set.length} stories`);
     assert.equal(set.filter((s) => judge.judge(s.story)).length, 0, `${p} has twist stories`);
   }
-  assert.ok(deletionSet(data, 'F+R').every((s) => s.features.includes('Twist')));
-  assert.ok(!deletionSet(data, 'F').some((s) => s.features.includes('Twist')));
+  assert.ok(tst.deletionSet(data, 'F+R').every((s) => s.features.includes('Twist')));
+  assert.ok(!tst.deletionSet(data, 'F').some((s) => s.features.includes('Twist')));
   assert.ok(data.datasets.recovery.every((s) => judge.judge(s.story)));
 });
 
-test('pretraining lowers the held-out loss; sampling is deterministic by seed; the probe pipeline runs', async () => {
+test('pretraining lowers the held-out loss; sampling is deterministic by seed; the stage is trained once', async () => {
   await initBackend();
-  const data = tinyStoriesData(cfg.corpus, 0);
-  const heldOut = storySampler(data.datasets.test.noTwist, data, cfg.contextLength, 9)(0, 8);
-  const fresh = tinyStoriesModel(cfg, data.tokenizer.vocabSize, 0);
+  const data = tst.tinyStoriesData(cfg.corpus, 0);
+  const heldOut = tst.storySampler(data.datasets.test.noTwist, data, cfg.contextLength, 9)(0, 8);
+  const fresh = tst.tinyStoriesModel(cfg, data.tokenizer.vocabSize, 0);
   const before = batchLoss(fresh, heldOut);
   fresh.dispose();
-  const stage = await pretrainStage(cfg, 0, 'present');
+  const stage = await ensureStage(stageNode(tst.tsPretrain, tst.pretrainConfig(cfg, 'present'), 0));
+  const model = stage.loadModel();
   try {
-    const after = batchLoss(stage.model, heldOut);
+    const after = batchLoss(model, heldOut);
     assert.ok(after < before - 0.5, `loss ${before} -> ${after}`);
     assert.ok(fs.existsSync(stage.run.file('tokenizer.json')), 'the tokenizer is saved with the model');
-    // A second call reuses the cached model.
-    const again = await pretrainStage(cfg, 0, 'present');
-    assert.equal(batchLoss(again.model, heldOut), after);
-    again.model.dispose();
+    const { model: again, tokenizer } = await tst.load({ model: 'present', preset: 'smoke' });
+    assert.equal(batchLoss(again, heldOut), after, 'tinystories.load reads the same stage');
+    assert.deepEqual(tokenizer.toJSON(), data.tokenizer.toJSON());
+    again.dispose();
 
-    const prompts = data.datasets.test.adversarial.slice(0, 3).map((s, i) => ts.encodePrompt(s, data.tokenizer, new Rng(i)));
+    const prompts = data.datasets.test.adversarial.slice(0, 3).map((s, i) => tst.encodePrompt(s, data.tokenizer, new Rng(i)));
     const ev = cfg.evaluation;
-    const a = sampleStories(stage.model, prompts, data.tokenizer, ev, 5);
-    assert.deepEqual(sampleStories(stage.model, prompts, data.tokenizer, ev, 5), a);
-    assert.notDeepEqual(sampleStories(stage.model, prompts, data.tokenizer, ev, 6), a);
-
-    const probe = await probeStage(cfg, 0, stage.model, stage.run, data);
-    assert.equal(probe.accuracy.length, cfg.model.nLayers);
-    assert.equal(probe.features[0], 'Twist');
-    for (const row of probe.accuracy) {
-      assert.equal(row.length, 6);
-      for (const acc of row) assert.ok(acc >= 0 && acc <= 1);
-    }
+    const a = tst.sampleStories(model, prompts, data.tokenizer, ev, 5);
+    assert.deepEqual(tst.sampleStories(model, prompts, data.tokenizer, ev, 5), a);
+    assert.notDeepEqual(tst.sampleStories(model, prompts, data.tokenizer, ev, 6), a);
   } finally {
-    stage.model.dispose();
+    model.dispose();
   }
 });
 
-test('stage waves: every stage once, each after the stages it needs; a stage run fills the cache the aggregate reads', async () => {
-  const { tinyStoriesStageWaves } = await import('../../lib/experiments/tinystories');
-  const { runExperiment } = await import('../../lib/experiments/registry');
-  const waves = tinyStoriesStageWaves();
-  const key = (s: object) => JSON.stringify(s);
-  const waveOf = new Map<string, number>();
-  waves.forEach((w, i) => w.forEach((s) => {
-    assert.ok(!waveOf.has(key(s)), `stage listed twice: ${key(s)}`);
-    waveOf.set(key(s), i);
-  }));
-  const count = (kind: string) => waves.flat().filter((s) => s.kind === kind).length;
-  assert.deepEqual([count('pretrain'), count('delete'), count('reft'), count('probe')], [2, 6, 7, 8]);
-  const need = (s: (typeof waves)[number][number]): string[] => {
-    if (s.kind === 'delete') return [key({ kind: 'pretrain', variant: 'present' })];
-    if (s.kind === 'reft') return [s.from === 'control' ? key({ kind: 'pretrain', variant: 'absent' }) : key({ kind: 'delete', ...s.from })];
-    if (s.kind === 'probe') return [typeof s.model === 'string' ? key({ kind: 'pretrain', variant: s.model }) : key({ kind: 'delete', ...s.model })];
-    return [];
-  };
-  for (const s of waves.flat()) for (const n of need(s)) assert.ok(waveOf.get(n)! < waveOf.get(key(s))!, `${key(s)} runs before ${n}`);
-
-  // The stage experiment trains the same cached stage the pipeline uses.
-  const out = await runExperiment<{ run: string }>('tinystories-stage', { preset: 'smoke', sets: ['stage={"kind":"pretrain","variant":"absent"}'] });
-  const again = await pretrainStage(cfg, 0, 'absent');
-  assert.equal(out.results.run, again.run.hash);
-  again.model.dispose();
-  assert.throws(() => resolveConfig(getExperiment('tinystories-stage'), 'smoke', ['stage={"kind":"delete","protocol":"X","lr":"S"}']));
+test('probes read a feature the text shows (Dialogue) above its majority baseline, and report that baseline', async () => {
+  await initBackend();
+  const probe = { trainStories: 400, testStories: 200, steps: 300, lr: 1e-2, batchSize: 64 };
+  const of: tst.ModelRef = { stage: 'pretrain', config: tst.pretrainConfig(cfg, 'present') };
+  const r = (await ensureStage(tst.probeNode({ ...cfg, probe }, of, 0))).results;
+  assert.equal(r.accuracy.length, cfg.model.nLayers);
+  assert.deepEqual(r.features, [...tst.PROBE_FEATURES]);
+  const data = tst.tinyStoriesData(cfg.corpus, 0);
+  const test = data.heldOut.slice(0, probe.testStories);
+  r.features.forEach((f, j) => {
+    const share = test.filter((s) => s.features.includes(f as never)).length / test.length;
+    assert.equal(r.positiveRate[j], share, `${f}: the positive rate is the test stories' share`);
+    for (const row of r.accuracy) assert.ok(Math.abs(row[j] * probe.testStories - Math.round(row[j] * probe.testStories)) < 1e-6, 'accuracy counts test stories');
+  });
+  const d = r.features.indexOf('Dialogue');
+  const majority = Math.max(r.positiveRate[d], 1 - r.positiveRate[d]);
+  const best = Math.max(...r.accuracy.map((row) => row[d]));
+  assert.ok(best > majority + 0.1, `Dialogue probe ${best} vs majority ${majority}`);
 });
 
-test('classifier judge: trained on the labelled corpus, accurate on held-out stories, deterministic', async () => {
-  const { classifierJudge } = await import('../../lib/experiments/tinystoriesStages');
-  const data = tinyStoriesData(cfg.corpus, 0);
-  const judge = classifierJudge(data, cfg.corpus, 0);
-  const held = ts.labelTwist(data.heldOut);
+test('the pipeline as a graph: the two experiments declare every stage once, each after its parents', () => {
+  const runs = [tst.reft, tst.probe].map((e) => ({ resolved: resolveRun(e, { preset: 'smoke' }), overrides: {} }));
+  const items = planWork(runs);
+  const stages = items.filter((i) => i.task.kind === 'stage');
+  const count = (name: string) => stages.filter((i) => i.task.kind === 'stage' && i.task.stage === name).length;
+  // Some stages are already trained by the tests above; the rest are planned, never twice.
+  assert.equal(new Set(items.map((i) => i.task.hash)).size, items.length);
+  assert.equal(count('tinystories-delete'), 6);
+  assert.equal(count('tinystories-reft'), 7);
+  assert.ok(count('tinystories-probe') >= 7);
+  const position = new Map(items.map((i, k) => [i.task.hash, k]));
+  for (const it of items) for (const d of it.deps) assert.ok(position.get(d)! < position.get(it.task.hash)!, `${it.task.label} listed after ${d}`);
+  const reftOfControl = stages.find((i) => i.task.kind === 'stage' && i.task.stage === 'tinystories-reft' && (i.task.config as { from: { kind: string } }).from.kind === 'control')!;
+  const parents = reftOfControl.deps.map((h) => items.find((i) => i.task.hash === h)!.task).map((t) => (t.kind === 'stage' ? t.stage : t.experiment));
+  assert.deepEqual(parents.sort(), ['tinystories-eval', 'tinystories-pretrain'], 'the control starts from "Not in PT" and its evaluation');
+});
+
+test('classifier judge: trained on the labelled corpus, accurate on held-out stories, deterministic', () => {
+  const data = tst.tinyStoriesData(cfg.corpus, 0);
+  const judge = tst.classifierJudge(data, cfg.corpus, 0);
+  const held = tst.labelTwist(data.heldOut);
   assert.ok(held.some((h) => h.twist) && held.some((h) => !h.twist));
-  assert.ok(ts.judgeAccuracy(judge, held) >= 0.9, `held-out accuracy ${ts.judgeAccuracy(judge, held)}`);
-  const again = new ts.BagOfWordsTwistJudge({ seed: Rng.derive(0, 'tinystories-judge').int(0, 2 ** 31) });
-  again.train(ts.labelTwist(data.datasets.pretrain.slice(0, 4000)));
+  assert.ok(tst.judgeAccuracy(judge, held) >= 0.9, `held-out accuracy ${tst.judgeAccuracy(judge, held)}`);
+  const again = new tst.BagOfWordsTwistJudge({ seed: Rng.derive(0, 'tinystories-judge').int(0, 2 ** 31) });
+  again.train(tst.labelTwist(data.datasets.pretrain.slice(0, 4000)));
   for (const h of held.slice(0, 20)) assert.equal(again.probability(h.text), judge.probability(h.text));
 });
 
 test("a fine-tuning stage's step 0 is its parent's evaluation: identical to judging the parent afresh", async () => {
-  const { deletionStage, reftStage, evaluatedRows, makeTwistEvaluator, twistEvaluationOf } = await import('../../lib/experiments/tinystoriesStages');
-  const c: TinyStoriesConfig = { ...cfg, deletion: { ...cfg.deletion, evalSteps: [0, cfg.deletion.steps] } };
-  const pre = await pretrainStage(c, 0, 'present');
-  const fresh = makeTwistEvaluator(c, tinyStoriesData(c.corpus, 0), 0)(pre.model);
-  pre.model.dispose();
-  const del = await deletionStage(c, 0, 'F', 'M');
-  const delRows = evaluatedRows(del.metrics);
-  del.model.dispose();
+  const c = { ...cfg, deletion: { ...cfg.deletion, evalSteps: [0, cfg.deletion.steps] } };
+  const pre = await ensureStage(stageNode(tst.tsPretrain, tst.pretrainConfig(c, 'present'), 0));
+  const preModel = pre.loadModel();
+  const fresh = tst.makeTwistEvaluator(c, tst.tinyStoriesData(c.corpus, 0), 0)(preModel);
+  preModel.dispose();
+  const del = await ensureStage(stageNode(tst.tsDelete, tst.deleteConfig(c, 'F', 'M'), 0));
+  const delRows = del.results.curve;
   assert.equal(delRows[0].step, 0);
-  assert.deepEqual(twistEvaluationOf(delRows[0]), fresh);
-  const reft = await reftStage(c, 0, { kind: 'deleted', protocol: 'F', lr: 'M' });
-  reft.model.dispose();
-  const reftRows = evaluatedRows(reft.metrics);
+  assert.deepEqual(tst.twistEvaluationOf(delRows[0]), fresh);
+  const reft = await ensureStage(stageNode(tst.tsReft, tst.reftConfig(c, { kind: 'deleted', protocol: 'F', lr: 'M' }), 0));
+  const reftRows = reft.results.curve;
   assert.equal(reftRows[0].step, 0);
   assert.equal(delRows.at(-1)!.step, c.deletion.steps);
-  assert.deepEqual(twistEvaluationOf(reftRows[0]), twistEvaluationOf(delRows.at(-1)!));
+  assert.deepEqual(tst.twistEvaluationOf(reftRows[0]), tst.twistEvaluationOf(delRows.at(-1)!));
+  assert.equal(reft.node.parents.length, 1, 'a deletion that ends on an evaluation is all its reFT needs');
 });

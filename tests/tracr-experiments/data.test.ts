@@ -2,7 +2,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../lib/engine/rng';
-import { counterTask, maxIdentifierTask, tracrSamples, tracrTestSets } from '../../lib/experiments/tracrData';
+import { counterTask, maxIdentifierTask, tracrSamples, tracrTestSets } from '../../lib/experiments/tracr/data';
 
 const counterCfg = { compile: 'tracr' as const, letters: 9, maxSeqLen: 10, minLen: 5, maxLen: 10, q: 1 };
 const maxIdCfg = { compile: 'tracr' as const, letters: 16, maxSeqLen: 9, nTokens: 8, rankPT: 4, rankFT: 5, q: 1 };

@@ -12,16 +12,18 @@ import { initBackend } from '../../lib/engine/backend';
 import { batchLoss } from '../../lib/engine/evaluate';
 import { Rng } from '../../lib/engine/rng';
 import { scoreUnits } from '../../lib/analysis/prune';
-import { makeTracrTask, tracrSamples, tracrTestSets, TracrTasksConfig } from '../../lib/experiments/tracrData';
-import { addWeightNoise, capabilityAttention, compiledModel, tracrAccuracy, tracrFinetuneStage, TracrTrainConfig } from '../../lib/experiments/tracrStages';
+import { ensureStage } from '../../lib/experiments/stage';
+import { makeTracrTask, taskConfigOf, tracrSamples, tracrTestSets, TracrTasksConfig } from '../../lib/experiments/tracr/data';
+import { addWeightNoise, capabilityAttention, compiledModel, finetuneNode, tracrAccuracy, TracrTrainConfig } from '../../lib/experiments/tracr/stages';
 
 const tasks: TracrTasksConfig = {
   counter: { compile: 'tracr', letters: 9, maxSeqLen: 8, minLen: 5, maxLen: 8, q: 1 },
   maxIdentifier: { compile: 'tracr', letters: 16, maxSeqLen: 8, nTokens: 7, rankPT: 4, rankFT: 5, q: 1 },
 };
 const hp: TracrTrainConfig = { lr: 1e-2, steps: 60, batchSize: 32, warmupFrac: 0.2, minLrRatio: 0.01, momentum: 0.9, clipNorm: 1, noiseStd: 1e-4, evalEvery: 30 };
-const runsRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-tracr-'));
-test.after(() => fs.rmSync(runsRoot, { recursive: true, force: true }));
+process.env.WRAPLAB_DATA = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-tracr-'));
+process.env.WRAPLAB_QUIET = '1';
+test.after(() => fs.rmSync(process.env.WRAPLAB_DATA!, { recursive: true, force: true }));
 
 test('compiled models: 100% Acc O_PT on both test sets; Counter never answers #b on correlated data', async () => {
   await initBackend();
@@ -51,20 +53,27 @@ test('compiled Counter attends from the readout query to the a keys only: mass #
   model.dispose();
 });
 
-test('fine-tuning the Counter on C_Tr = 1 raises C_Te = 1 accuracy of count b; the stage is cached', async () => {
+test('fine-tuning the Counter on C_Tr = 1 raises C_Te = 1 accuracy of count b; the stage is trained once', async () => {
   await initBackend();
-  const opts = { program: 'counter' as const, tasks, cTr: 1, hp, seed: 0, evalSize: 128, runsRoot };
-  const first = await tracrFinetuneStage(opts);
-  const start = first.metrics.find((r) => r.step === 0)!;
-  const end = first.metrics[first.metrics.length - 1];
-  assert.equal(start.accFT_cTe1, 0);
-  assert.ok((end.accFT_cTe1 as number) >= 0.5, `Acc O_FT (C_Te=1) after fine-tuning: ${end.accFT_cTe1}`);
-  assert.ok((end.accPT_cTe1 as number) < 0.5, 'count a is no longer the answer');
-  const again = await tracrFinetuneStage(opts);
-  assert.equal(again.cached, true);
-  assert.deepEqual(again.model.getWeights()['blocks.1.attn.W_K'], first.model.getWeights()['blocks.1.attn.W_K']);
-  first.model.dispose();
-  again.model.dispose();
+  const node = finetuneNode({ task: taskConfigOf('counter', tasks), cTr: 1, hp, evalSize: 128 }, 0);
+  const first = await ensureStage(node);
+  const { curve } = first.results;
+  const start = curve.find((r) => r.step === 0)!;
+  const end = curve[curve.length - 1];
+  assert.equal(end.step, hp.steps);
+  assert.equal(start['acc.oft.cte1'], 0);
+  assert.ok(end['acc.oft.cte1']! >= 0.5, `Acc O_FT (C_Te=1) after fine-tuning: ${end['acc.oft.cte1']}`);
+  assert.ok(end['acc.opt.cte1']! < 0.5, 'count a is no longer the answer');
+  const trained = fs.statSync(first.run.resultsFile).mtimeMs;
+  const again = await ensureStage(node);
+  assert.equal(fs.statSync(again.run.resultsFile).mtimeMs, trained, 'the finished stage is read, not retrained');
+  const [a, b] = [first.loadModel(), again.loadModel()];
+  assert.deepEqual(b.getWeights()['blocks.1.attn.W_K'], a.getWeights()['blocks.1.attn.W_K']);
+  // The model a child loads is the one the stage evaluated last: its accuracies are the curve's last row.
+  const task = makeTracrTask('counter', tasks);
+  assert.equal(tracrAccuracy(a, task, tracrTestSets(task, 0, 128)).cTe1.ft, end['acc.oft.cte1']);
+  a.dispose();
+  b.dispose();
 });
 
 test('grad x weight scores predict the pretraining-loss change of shrinking a weight (first order)', async () => {

@@ -1,0 +1,20 @@
+/**
+ * The TinyStories testbed (paper §5): procedural stories with plot features, the instruct format, the real-data
+ * loader, the word tokenizer and the Twist judges (lib/tasks/tinystories), the pipeline of stages (pretrain,
+ * evaluate, delete, reFT, probe), the experiments, and `load`.
+ */
+export * from '../../tasks/tinystories';
+export { DELETION_LRS, DELETION_PROTOCOLS, TinyStoriesSchema } from './config';
+export type { DeletionLr, DeletionProtocol, TinyStoriesConfig } from './config';
+export { storySampler, tinyStoriesData, tinyStoriesModel, trimBatch } from './data';
+export type { TinyStoriesData } from './data';
+export { TWIST_KEYS, classifierJudge, makeTwistEvaluator, sampleStories, twistEvaluationOf } from './evaluation';
+export type { EvaluationEnv, TwistEvaluation } from './evaluation';
+export { deleteConfig, deletionSet, evalNode, modelNode, pretrainConfig, reftConfig, reftLabel, tsDelete, tsEvaluation, tsPretrain, tsReft } from './stages';
+export type { CurveRow, ModelRef, PretrainVariant, ReftSource, StorySummary } from './stages';
+export { probeNode, tsProbe } from './probe';
+export type { ProbeAccuracy } from './probe';
+export { TINYSTORIES_PRESETS, probe, reft } from './experiments';
+export type { TinyStoriesProbeResults, TinyStoriesReftResults } from './experiments';
+export { load } from './load';
+export type { TinyStoriesModelSpec } from './load';
