@@ -9,7 +9,7 @@ if (!fs.existsSync(lib)) {
   process.exit(2);
 }
 const { executeNotebooks } = require(lib);
-const { parsePreset } = require(path.join(__dirname, '..', 'dist', 'lib', 'experiments', 'registry.js'));
+const { parsePreset } = require(path.join(__dirname, '..', 'dist', 'lib', 'experiments', 'define.js'));
 const args = process.argv.slice(2);
 let preset;
 let pattern;

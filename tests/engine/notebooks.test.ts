@@ -32,3 +32,21 @@ for (const nb of listNotebooks()) {
     }
   });
 }
+
+test('notebooks read like the paper: a parameters cell first, short lines, the public API only, no configs as strings', () => {
+  for (const nb of listNotebooks()) {
+    const name = path.basename(nb);
+    const cells = JSON.parse(fs.readFileSync(nb, 'utf8')).cells as { cell_type: string; id?: string; metadata: { tags?: string[] }; source: string[] }[];
+    const code = cells.filter((c) => c.cell_type === 'code');
+    assert.ok(code[0].metadata.tags?.includes('parameters'), `${name}: the first code cell is tagged "parameters"`);
+    assert.match(code[0].source.join(''), /const preset = .*\nconst seed = /, `${name}: the parameters cell sets the preset and the seed`);
+    assert.ok(cells.every((c) => typeof c.id === 'string' && c.id.length > 0), `${name}: every cell has an id`);
+    for (const [i, c] of code.entries()) {
+      const src = c.source.join('');
+      for (const line of src.split('\n')) assert.ok(line.length <= 100, `${name} cell ${i}: ${line.length} characters: ${line}`);
+      assert.doesNotMatch(src, /JSON\.stringify/, `${name} cell ${i}: no configs built as strings`);
+      assert.doesNotMatch(src, /from '\.\.\/dist\/lib\/|require\('\.\.\/dist\/lib\//, `${name} cell ${i}: only the library's public entry point`);
+      assert.doesNotMatch(src, /sets: \[|`[a-z]+\.[a-zA-Z.]+=\$\{/, `${name} cell ${i}: overrides are objects, not --set strings`);
+    }
+  }
+});

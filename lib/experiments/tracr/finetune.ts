@@ -25,17 +25,18 @@ import {
 /** Example inputs of the maps: paper Fig. 10's `t t t t b t a t b b t` (t = another letter) and Fig. 13's. */
 export const ExamplesSchema = z.object({ counter: z.string().min(2), maxIdentifier: z.string().min(2) }).strict();
 
-export const TracrFinetuneSchema = z
-  .object({
-    program: z.enum(TRACR_PROGRAMS),
-    tasks: TracrTasksSchema,
-    cTr: z.number().min(0).max(1),
-    ft: TracrTrainSchema,
-    /** Size of each test set (C_Te = 0 and C_Te = 1). */
-    evalSize: z.number().int().positive(),
-    examples: ExamplesSchema,
-  })
-  .strict();
+/** What every Tracr experiment config starts with: one fine-tuning cell (program, its task, C_Tr, the training). */
+export const TRACR_CELL = {
+  program: z.enum(TRACR_PROGRAMS),
+  tasks: TracrTasksSchema,
+  cTr: z.number().min(0).max(1),
+  /** The fine-tuning (reFT reverses it, pruning reads it). */
+  ft: TracrTrainSchema,
+  /** Size of each test set (C_Te = 0 and C_Te = 1). */
+  evalSize: z.number().int().positive(),
+};
+
+export const TracrFinetuneSchema = z.object({ ...TRACR_CELL, examples: ExamplesSchema }).strict();
 export type TracrFinetuneConfig = z.output<typeof TracrFinetuneSchema>;
 
 /** Data configs of the presets. Laptop/smoke shrink the Counter's N (47 in the paper) to fit 2 CPU cores. */

@@ -12,17 +12,13 @@ import { batchLoss } from '../../engine/evaluate';
 import type { Transformer } from '../../engine/model';
 import { Rng } from '../../engine/rng';
 import { defineExperiment } from '../define';
-import { makeTracrTask, TRACR_PROGRAMS, TracrTasksSchema, tracrSamples, tracrTestSets } from './data';
-import { finetuneStageOf, TRACR_EVAL_SIZE, TRACR_LR_ROLES, TRACR_TASKS, TRACR_TRAIN } from './finetune';
-import { finetuneNode, ptFtAccuracy, readoutClasses, TracrAccuracy, TracrTrainSchema } from './stages';
+import { makeTracrTask, tracrSamples, tracrTestSets } from './data';
+import { finetuneStageOf, TRACR_CELL, TRACR_EVAL_SIZE, TRACR_LR_ROLES, TRACR_TASKS, TRACR_TRAIN } from './finetune';
+import { finetuneNode, ptFtAccuracy, readoutClasses, TracrAccuracy } from './stages';
 
 export const TracrPruneSchema = z
   .object({
-    program: z.enum(TRACR_PROGRAMS),
-    tasks: TracrTasksSchema,
-    cTr: z.number().min(0).max(1),
-    ft: TracrTrainSchema,
-    evalSize: z.number().int().positive(),
+    ...TRACR_CELL,
     prune: z
       .object({
         /** 'weight': single weights (the paper's Tracr pruning); 'row': neurons (rows, App. G). */

@@ -10,20 +10,16 @@ import { metricCurve, stepsToReach } from '../../analysis/curves';
 import type { Metrics } from '../../engine/metrics';
 import { defineExperiment } from '../define';
 import { stageNode } from '../stage';
-import { makeTracrTask, taskConfigOf, TRACR_PROGRAMS, TracrTasksSchema, tracrTestSets } from './data';
-import { exampleIds, exampleMaps, ExamplesSchema, finetuneStageOf, TRACR_EVAL_SIZE, TRACR_EXAMPLES, TRACR_LR_ROLES, TRACR_TASKS, TRACR_TRAIN } from './finetune';
+import { makeTracrTask, taskConfigOf, tracrTestSets } from './data';
+import { exampleIds, exampleMaps, ExamplesSchema, finetuneStageOf, TRACR_CELL, TRACR_EVAL_SIZE, TRACR_EXAMPLES, TRACR_LR_ROLES, TRACR_TASKS, TRACR_TRAIN } from './finetune';
 import { accFromRow, tracrReverseFinetune, tracrScratchFinetune, TracrAccuracy, tracrAccuracy, TracrTrainSchema } from './stages';
 
 export const TracrReftSchema = z
   .object({
-    program: z.enum(TRACR_PROGRAMS),
-    tasks: TracrTasksSchema,
-    cTr: z.number().min(0).max(1),
-    /** The fine-tuning being reversed (paper: η_M = 1e-2). */
-    ft: TracrTrainSchema,
+    /** ft: the fine-tuning being reversed (paper: η_M = 1e-2). */
+    ...TRACR_CELL,
     /** reFT and Scr.+FT schedule (paper: the fine-tuning one with a smaller or equal LR). */
     reft: TracrTrainSchema,
-    evalSize: z.number().int().positive(),
     /** "Revived" = Acc O_PT on C_Te = 0 at least this. */
     threshold: z.number().min(0).max(1),
     examples: ExamplesSchema,
