@@ -82,4 +82,16 @@ export function initBackend(): Promise<BackendName> {
   return chosen;
 }
 
+/**
+ * Switches to the wasm backend with wraplab's kernels, whatever `initBackend` would pick (tfjs-node present or
+ * not): the wasm backend is a required dependency, so its fused kernels can always be tested and compared.
+ */
+export async function useWasmBackend(): Promise<void> {
+  await initBackend();
+  require('@tensorflow/tfjs-backend-wasm');
+  registerWasmTrainingKernels();
+  if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
+  await tf.ready();
+}
+
 export { tf };

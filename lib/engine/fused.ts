@@ -331,7 +331,7 @@ function ropeGradKernel(args: KernelArgs): tf.TensorInfo[] {
 
 /**
  * Rotary embedding of x [B, H, T, d] with cos/sin tables [1 or B, 1, T, d] (rotate-half layout, as
- * Transformer's and IncrementalDecoder's tables); differentiable in x (the tables are constants).
+ * the Transformer's tables, shared or per row); differentiable in x (the tables are constants).
  */
 export function fusedRope(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
   if (x.rank !== 4 || cos.rank !== 4 || (x.shape[3] as number) % 2 !== 0) throw new Error(`fusedRope: x [B,H,T,d] with even d and 4-D tables, got [${x.shape}] and [${cos.shape}]`);

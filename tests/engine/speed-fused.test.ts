@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { initBackend, tf } from '../../lib/engine/backend';
+import { tf, useWasmBackend } from '../../lib/engine/backend';
 import { fusedLayerNorm, fusedOpsActive, fusedRmsNorm, fusedRope, fusedSwiGlu, fusedWeightedCrossEntropy, setFusedOpsEnabled } from '../../lib/engine/fused';
 import { generate } from '../../lib/engine/generate';
 import { Transformer, weightedCrossEntropy } from '../../lib/engine/model';
@@ -30,10 +30,14 @@ function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6): n
   return d / scale;
 }
 
-const onWasm = async () => (await initBackend()) === 'wasm' && fusedOpsActive();
+/** The fused ops live on the wasm backend (always installed): every test here runs there, whatever the default. */
+async function wasm(): Promise<void> {
+  await useWasmBackend();
+  assert.ok(fusedOpsActive(), 'the fused ops are active on the wasm backend');
+}
 
-test('fused AdamW and SGD updates are bit-identical to the plain tf ops (decay, no decay, clip scale)', async (t) => {
-  if (!(await onWasm())) return t.skip('fused ops need the wasm backend');
+test('fused AdamW and SGD updates are bit-identical to the plain tf ops (decay, no decay, clip scale)', async () => {
+  await wasm();
   const configs = [
     { kind: 'adamw', lr: 3e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 },
     { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 0.01 },
@@ -63,8 +67,8 @@ test('fused AdamW and SGD updates are bit-identical to the plain tf ops (decay, 
   }
 });
 
-test('global gradient norm read off the heap equals the tf ops', async (t) => {
-  if (!(await onWasm())) return t.skip('fused ops need the wasm backend');
+test('global gradient norm read off the heap equals the tf ops', async () => {
+  await wasm();
   const grads = { a: tf.randomNormal([300, 7], 0, 2, 'float32', 3), b: tf.tensor1d([3, -4]) };
   const [fused, plain] = fusedAndPlain(() => globalGradNorm(grads));
   assert.ok(Math.abs(fused - plain) <= 1e-6 * plain, `${fused} vs ${plain}`);
@@ -72,8 +76,8 @@ test('global gradient norm read off the heap equals the tf ops', async (t) => {
   tf.dispose(Object.values(grads));
 });
 
-test('fused layernorm: output and gradients for x, w, b match the tf formula', async (t) => {
-  if (!(await onWasm())) return t.skip('fused ops need the wasm backend');
+test('fused layernorm: output and gradients for x, w, b match the tf formula', async () => {
+  await wasm();
   const x = tf.add(tf.randomNormal([3, 7, 24], 0, 2, 'float32', 4), 1.5);
   const w = tf.randomNormal([24], 1, 0.3, 'float32', 5);
   const b = tf.randomNormal([24], 0, 0.3, 'float32', 6);
@@ -94,8 +98,8 @@ test('fused layernorm: output and gradients for x, w, b match the tf formula', a
   tf.dispose([x, w, b, dy, ...gf, ...gp]);
 });
 
-test('fused weighted cross-entropy: loss and logit gradient match the one-hot formulation', async (t) => {
-  if (!(await onWasm())) return t.skip('fused ops need the wasm backend');
+test('fused weighted cross-entropy: loss and logit gradient match the one-hot formulation', async () => {
+  await wasm();
   const [B, T, V] = [3, 5, 11];
   const logits = tf.randomNormal([B, T, V], 0, 3, 'float32', 8) as tf.Tensor3D;
   const targetValues = Int32Array.from({ length: B * T }, (_, i) => (i * 7) % V);
@@ -113,8 +117,8 @@ test('fused weighted cross-entropy: loss and logit gradient match the one-hot fo
   tf.dispose([logits, targets, weights, gf, gp, direct]);
 });
 
-test('training steps with the fused ops follow the plain path (losses, grad norms, weights)', async (t) => {
-  if (!(await onWasm())) return t.skip('fused ops need the wasm backend');
+test('training steps with the fused ops follow the plain path (losses, grad norms, weights)', async () => {
+  await wasm();
   const run = () => {
     const model = new Transformer({ vocabSize: 13, contextLength: 12, dModel: 32, nLayers: 2, nHeads: 4, activation: 'gelu', norm: 'layernorm' }, 7);
     const opt = new Optimizer({ kind: 'adamw', lr: 3e-3, clipNorm: 0.5 }, model.parameters(), model.specs.filter((s) => s.decay).map((s) => s.name));
@@ -146,8 +150,8 @@ test('training steps with the fused ops follow the plain path (losses, grad norm
   assert.ok(differing < 0.02 * total, `${differing} of ${total} weights differ by more than 1e-6`);
 });
 
-test('fused RoPE: output and gradient are bit-identical to the slice/neg/concat formulation (shared and per-row tables)', async (t) => {
-  if (!(await onWasm())) return t.skip('fused ops need the wasm backend');
+test('fused RoPE: output and gradient are bit-identical to the slice/neg/concat formulation (shared and per-row tables)', async () => {
+  await wasm();
   const [B, H, T, d] = [2, 3, 5, 8];
   const x = tf.randomNormal([B, H, T, d], 0, 2, 'float32', 11);
   const dy = tf.randomNormal([B, H, T, d], 0, 1, 'float32', 12);
@@ -168,8 +172,8 @@ test('fused RoPE: output and gradient are bit-identical to the slice/neg/concat 
   tf.dispose([x, dy]);
 });
 
-test('fused RMSNorm and SwiGLU gating: outputs and gradients match the tf formulas', async (t) => {
-  if (!(await onWasm())) return t.skip('fused ops need the wasm backend');
+test('fused RMSNorm and SwiGLU gating: outputs and gradients match the tf formulas', async () => {
+  await wasm();
   const x = tf.add(tf.randomNormal([3, 7, 24], 0, 2, 'float32', 15), 0.5);
   const w = tf.randomNormal([24], 1, 0.3, 'float32', 16);
   const dy = tf.randomNormal([3, 7, 24], 0, 1, 'float32', 17);
@@ -196,8 +200,8 @@ test('fused RMSNorm and SwiGLU gating: outputs and gradients match the tf formul
 
 const LLAMA = { norm: 'rmsnorm', activation: 'swiglu', positions: 'rope', bias: false } as const;
 
-test('LLaMA-style model (rmsnorm, SwiGLU, RoPE): fused and plain give the same logits, hooks, gradients and samples', async (t) => {
-  if (!(await onWasm())) return t.skip('fused ops need the wasm backend');
+test('LLaMA-style model (rmsnorm, SwiGLU, RoPE): fused and plain give the same logits, hooks, gradients and samples', async () => {
+  await wasm();
   // dHead 8 (scale 1/sqrt(8) is not a power of two: the q-side scaling differs by rounding only) and 16 (exact).
   for (const dModel of [16, 32]) {
     const model = new Transformer({ vocabSize: 19, contextLength: 10, dModel, nLayers: 2, nHeads: 2, dMlp: 24, ...LLAMA }, 3);

@@ -140,7 +140,7 @@ export class Block {
   readonly mlp: Mlp;
 
   constructor(private readonly layer: number) {
-    this.ln1 = new Norm(`blocks.${layer}.ln1`);
+    this.ln1 = new Norm(`blocks.${layer}.ln1`); // parameters ln1.w, ln1.b (names.ts: BLOCK_PARAMS)
     this.attn = new Attention(layer);
     this.ln2 = new Norm(`blocks.${layer}.ln2`);
     this.mlp = new Mlp(layer);

@@ -1,5 +1,5 @@
 /**
- * Stage 5: named blocks -> the engine's weight tensors (lib/engine/model.ts naming, row vectors y = x @ W).
+ * Stage 5: named blocks -> the engine's weight tensors (lib/engine/model naming, row vectors y = x @ W).
  *
  * - Embeddings: token t writes `tokens:t` and `one`; position p >= 1 writes `indices:p-1`; position 0 (BOS)
  *   writes nothing, so RASP indices start at the first real token.
@@ -12,6 +12,7 @@
  * - Unembedding: projection onto the output S-Op's directions (logit i = value i).
  */
 import type { ModelConfig } from '../../engine/model';
+import { paramName } from '../../engine/model/names';
 import { AttentionBlock, MlpBlock } from './blocks';
 import { ResidualLayout } from './layout';
 
@@ -51,21 +52,20 @@ export function assembleWeights(layers: readonly LayerBlocks[], layout: Residual
   const weights: Record<string, Float32Array> = {};
   const zeros = (name: string, n: number): Float32Array => (weights[name] = new Float32Array(n));
 
-  const WE = zeros('embed.W_E', vocabSize * D);
+  const WE = zeros(paramName('W_E'), vocabSize * D);
   for (let id = 0; id < vocabSize; id++) {
     WE[id * D + emb.tokenDim(id)] = 1;
     WE[id * D + emb.oneDim] = 1;
   }
-  const Wpos = zeros('pos_embed.W_pos', contextLength * D);
+  const Wpos = zeros(paramName('W_pos'), contextLength * D);
   for (let p = 1; p < contextLength; p++) Wpos[p * D + emb.indexDim(p - 1)] = 1;
 
   const scale = Math.sqrt(dh);
   layers.forEach((layer, i) => {
-    const p = `blocks.${i}`;
-    const WQ = zeros(`${p}.attn.W_Q`, D * H * dh);
-    const WK = zeros(`${p}.attn.W_K`, D * H * dh);
-    const WV = zeros(`${p}.attn.W_V`, D * H * dh);
-    const WO = zeros(`${p}.attn.W_O`, H * dh * D);
+    const WQ = zeros(paramName('W_Q', i), D * H * dh);
+    const WK = zeros(paramName('W_K', i), D * H * dh);
+    const WV = zeros(paramName('W_V', i), D * H * dh);
+    const WO = zeros(paramName('W_O', i), H * dh * D);
     layer.heads.forEach((head, h) => {
       const col = (j: number) => h * dh + j; // column of head h's j-th coordinate
       head.key.dirs.forEach((k, j) => {
@@ -83,8 +83,8 @@ export function assembleWeights(layers: readonly LayerBlocks[], layout: Residual
         });
       });
     });
-    const Win = zeros(`${p}.mlp.W_in`, D * dMlp);
-    const Wout = zeros(`${p}.mlp.W_out`, dMlp * D);
+    const Win = zeros(paramName('W_in', i), D * dMlp);
+    const Wout = zeros(paramName('W_out', i), dMlp * D);
     let offset = 0;
     for (const mlp of layer.mlps) {
       mlp.hidden.dirs.forEach((u, j) => {
@@ -100,15 +100,15 @@ export function assembleWeights(layers: readonly LayerBlocks[], layout: Residual
       offset += mlp.hidden.size;
     }
     if (config.bias) {
-      for (const m of ['Q', 'K', 'V']) zeros(`${p}.attn.b_${m}`, H * dh);
-      zeros(`${p}.attn.b_O`, D);
-      zeros(`${p}.mlp.b_in`, dMlp);
-      zeros(`${p}.mlp.b_out`, D);
+      for (const m of ['b_Q', 'b_K', 'b_V'] as const) zeros(paramName(m, i), H * dh);
+      zeros(paramName('b_O', i), D);
+      zeros(paramName('b_in', i), dMlp);
+      zeros(paramName('b_out', i), D);
     }
   });
 
-  const WU = zeros('unembed.W_U', D * outputSize);
+  const WU = zeros(paramName('W_U'), D * outputSize);
   emb.outputDims.forEach((d, i) => (WU[d * outputSize + i] = 1));
-  if (config.bias) zeros('unembed.b_U', outputSize);
+  if (config.bias) zeros(paramName('b_U'), outputSize);
   return weights;
 }

@@ -1,5 +1,5 @@
 /**
- * The Tracr compiler: RASP program -> weights for the engine's Transformer (lib/engine/model.ts).
+ * The Tracr compiler: RASP program -> weights for the engine's Transformer (lib/engine/model).
  *
  *   rasp (program) -> graph.ts (value sets) -> blocks.ts (one block per S-Op)
  *     -> schedule.ts (layers) -> layout.ts (residual basis) -> assemble.ts (weights)

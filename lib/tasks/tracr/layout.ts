@@ -3,6 +3,7 @@
  * dimension stands for, and where in the model each S-Op first appears. Decodes any residual activation
  * back to RASP values, per S-Op and position — the exact "probe" of a compiled model.
  */
+import { actName } from '../../engine/model/names';
 import { Direction, dirToString, Space } from './basis';
 import { Encoding, MaybeValue, Value } from './rasp';
 
@@ -50,8 +51,8 @@ export class ResidualLayout {
    */
   activationWith(label: string): string {
     const w = this.sop(label).writtenBy;
-    if (w.kind === 'embed') return 'blocks.0.resid_pre';
-    return `blocks.${w.layer}.${w.kind === 'attn' ? 'resid_mid' : 'resid_post'}`;
+    if (w.kind === 'embed') return actName('resid_pre', 0);
+    return actName(w.kind === 'attn' ? 'resid_mid' : 'resid_post', w.layer);
   }
 
   sop(label: string): SOpLayout {

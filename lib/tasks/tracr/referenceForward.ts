@@ -1,12 +1,13 @@
 /**
- * A plain-JS float64 forward pass of the engine's transformer (lib/engine/model.ts contract), for the
+ * A plain-JS float64 forward pass of the engine's transformer (lib/engine/model contract), for the
  * configurations the compiler emits: norm 'none', ReLU, learned positions, optional causal mask.
  * Independent of TF.js, so it checks the compiler without the engine and the engine against the compiler.
  *
  * One sequence at a time. Activations use the engine's names; arrays are row-major
  * ([T, dModel] for residuals, [H, T, T] for patterns, [T, dMlp] for MLP hidden).
  */
-import type { ModelConfig } from '../../engine/model';
+import type { ResolvedModelConfig } from '../../engine/model';
+import { actName, paramName } from '../../engine/model/names';
 
 export interface ReferenceResult {
   /** [T, outputSize] */
@@ -16,7 +17,7 @@ export interface ReferenceResult {
 
 type Weights = Record<string, ArrayLike<number>>;
 
-export function referenceForward(config: Required<ModelConfig>, weights: Weights, tokenIds: readonly number[]): ReferenceResult {
+export function referenceForward(config: ResolvedModelConfig, weights: Weights, tokenIds: readonly number[]): ReferenceResult {
   const c = config;
   if (c.norm !== 'none' || c.activation !== 'relu' || c.positions !== 'learned') {
     throw new Error('referenceForward supports norm none, relu, learned positions only');
@@ -36,8 +37,8 @@ export function referenceForward(config: Required<ModelConfig>, weights: Weights
 
   // x [T, D] = W_E[token] + W_pos[t]
   let x = new Float64Array(T * D);
-  const WE = w('embed.W_E');
-  const Wpos = w('pos_embed.W_pos');
+  const WE = w(paramName('W_E'));
+  const Wpos = w(paramName('W_pos'));
   for (let t = 0; t < T; t++) {
     const id = tokenIds[t];
     if (!(id >= 0 && id < c.vocabSize)) throw new Error(`referenceForward: token id ${id} out of range`);
@@ -45,11 +46,10 @@ export function referenceForward(config: Required<ModelConfig>, weights: Weights
   }
 
   for (let i = 0; i < c.nLayers; i++) {
-    const p = `blocks.${i}`;
-    cache[`${p}.resid_pre`] = x.slice();
-    const q = linear(x, T, D, w(`${p}.attn.W_Q`), HD, c.bias ? w(`${p}.attn.b_Q`) : null);
-    const k = linear(x, T, D, w(`${p}.attn.W_K`), HD, c.bias ? w(`${p}.attn.b_K`) : null);
-    const v = linear(x, T, D, w(`${p}.attn.W_V`), HD, c.bias ? w(`${p}.attn.b_V`) : null);
+    cache[actName('resid_pre', i)] = x.slice();
+    const q = linear(x, T, D, w(paramName('W_Q', i)), HD, c.attnBias ? w(paramName('b_Q', i)) : null);
+    const k = linear(x, T, D, w(paramName('W_K', i)), HD, c.attnBias ? w(paramName('b_K', i)) : null);
+    const v = linear(x, T, D, w(paramName('W_V', i)), HD, c.attnBias ? w(paramName('b_V', i)) : null);
     const pattern = new Float64Array(H * T * T);
     const z = new Float64Array(T * HD);
     const scale = 1 / Math.sqrt(dh);
@@ -74,16 +74,16 @@ export function referenceForward(config: Required<ModelConfig>, weights: Weights
         }
       }
     }
-    cache[`${p}.attn.pattern`] = pattern;
-    const attnOut = linear(z, T, HD, w(`${p}.attn.W_O`), D, c.bias ? w(`${p}.attn.b_O`) : null);
+    cache[actName('pattern', i)] = pattern;
+    const attnOut = linear(z, T, HD, w(paramName('W_O', i)), D, c.attnOutBias ? w(paramName('b_O', i)) : null);
     x = add(x, attnOut);
-    cache[`${p}.resid_mid`] = x.slice();
-    const hidden = linear(x, T, D, w(`${p}.mlp.W_in`), c.dMlp, c.bias ? w(`${p}.mlp.b_in`) : null).map((h) => Math.max(0, h));
-    cache[`${p}.mlp.hidden`] = hidden;
-    x = add(x, linear(hidden, T, c.dMlp, w(`${p}.mlp.W_out`), D, c.bias ? w(`${p}.mlp.b_out`) : null));
-    cache[`${p}.resid_post`] = x.slice();
+    cache[actName('resid_mid', i)] = x.slice();
+    const hidden = linear(x, T, D, w(paramName('W_in', i)), c.dMlp, c.mlpBias ? w(paramName('b_in', i)) : null).map((h) => Math.max(0, h));
+    cache[actName('mlp_hidden', i)] = hidden;
+    x = add(x, linear(hidden, T, c.dMlp, w(paramName('W_out', i)), D, c.mlpBias ? w(paramName('b_out', i)) : null));
+    cache[actName('resid_post', i)] = x.slice();
   }
-  const logits = linear(x, T, D, w('unembed.W_U'), c.outputSize, c.bias ? w('unembed.b_U') : null);
+  const logits = linear(x, T, D, w(paramName('W_U')), c.outputSize, c.unembedBias ? w(paramName('b_U')) : null);
   return { logits, cache };
 }
 
