@@ -120,10 +120,3 @@ export async function ensureStage<R>(node: StageNode<R>): Promise<StageResult<R>
   }
   return new StageResult(node, run);
 }
-
-/** The parent result of `def` among a context's parents (the first one, when a stage has several of a kind). */
-export function parentOf<R>(ctx: StageContext<unknown>, def: StageDef<never, R> | StageDef<unknown, R> | AnyStageDef): StageResult<R> {
-  const p = ctx.parents.find((r) => r.node.def.name === def.name);
-  if (!p) throw new Error(`stage has no ${def.name} parent`);
-  return p as StageResult<R>;
-}

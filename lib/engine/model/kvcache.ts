@@ -36,11 +36,6 @@ export class KVCache {
     return this.columnCount;
   }
 
-  /** True while no padding was ever passed: every row's positions are its column indices. */
-  get uniform(): boolean {
-    return !this.sawPadding;
-  }
-
   /** Keys and values of a layer so far ([B, nKVHeads, length, dHead]), or undefined before the first pass. */
   entry(layer: number): LayerEntry | undefined {
     return this.layers[layer];
