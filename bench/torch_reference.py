@@ -12,11 +12,18 @@ Input: a safetensors file the bench writes: every parameter by name, plus `batch
 (I32 [B, T]) and `batch.weights` (F32 [B, T]); hyper-parameters in its metadata. Output: a few lines
 of progress, then one JSON object on the last line.
 
+Threads: `torch.set_num_threads` does not bind Debian's OpenBLAS (it keeps the pool its environment sized), so
+a like-for-like run sets OPENBLAS_NUM_THREADS (and OMP_NUM_THREADS) before torch loads: `wraplab bench` starts
+one process per thread count with both set. The JSON reports the threads and kernel family (OPENBLAS_CORETYPE
+picks it) that the loaded OpenBLAS says it uses.
+
 Usage: /usr/bin/python3 bench/torch_reference.py FILE.safetensors [--steps N] [--warmup N] [--threads 1,2]
 """
 import argparse
+import ctypes
 import json
 import math
+import re
 import statistics
 import struct
 import time
@@ -87,6 +94,17 @@ class Reference:
         return (ce * w).sum() / w.sum().clamp_min(1e-9)
 
 
+def blas_info():
+    """Threads and kernel family of the OpenBLAS this process loaded (via torch), or None without one."""
+    maps = open("/proc/self/maps").read()
+    libs = sorted(set(re.findall(r"(/\S*openblas\S*\.so[.0-9]*)", maps)))
+    if not libs:
+        return None
+    lib = ctypes.CDLL(libs[0])
+    lib.openblas_get_corename.restype = ctypes.c_char_p
+    return {"library": libs[0], "core": lib.openblas_get_corename().decode().strip(), "threads": lib.openblas_get_num_threads()}
+
+
 def run(tensors, meta, steps, warmup, threads):
     torch.set_num_threads(threads)
     batch = {k[len("batch.") :]: v for k, v in tensors.items() if k.startswith("batch.")}
@@ -129,7 +147,7 @@ def main():
         losses, times = run(tensors, meta, args.steps, args.warmup, n)
         med = statistics.median(times)
         print(f"torch {torch.__version__} threads={n}: {med:.1f} ms/step (median of {len(times)})", flush=True)
-        results.append({"threads": n, "ms_per_step": med, "times_ms": times, "losses": losses})
+        results.append({"threads": n, "ms_per_step": med, "times_ms": times, "losses": losses, "blas": blas_info()})
     best = min(results, key=lambda r: r["ms_per_step"])
     print(json.dumps({"torch_version": torch.__version__, "best": best, "runs": results}))
 

@@ -16,6 +16,7 @@ import { Rng } from './engine/rng';
 import { projectRoot } from './engine/runs';
 import { encodeSafetensors, type SafeTensor } from './engine/safetensors';
 import { trainStep } from './engine/train';
+import { activeBlas, describeNative } from './engine/native/provider';
 import { wasmThreadCount } from './engine/wasmThreads';
 import { PCFG_SCALES } from './experiments/pcfg/config';
 import { TINYSTORIES_PRESETS } from './experiments/tinystories/experiments';
@@ -65,7 +66,11 @@ export interface BenchOptions {
   warmup?: number;
   /** Run the PyTorch reference: 'auto' (default) when python3 + torch import, or never. */
   torch?: 'auto' | 'never';
-  /** Thread counts to try in PyTorch; the faster is reported (default [1, 2]). */
+  /**
+   * Thread counts to run PyTorch with, one process each with OPENBLAS_NUM_THREADS and OMP_NUM_THREADS bound
+   * (default: wraplab's own count, so the ratio is like for like). `ratio` compares with the run of wraplab's
+   * count when there is one, else the fastest.
+   */
   torchThreads?: number[];
   /** Also profile one step per kernel (tf.profile) and return the table. */
   profile?: boolean;
@@ -79,10 +84,22 @@ export interface KernelRow {
   ms: number;
 }
 
+/** One PyTorch run: its thread count and what its OpenBLAS reported (null: torch loaded no OpenBLAS). */
+export interface TorchRunInfo {
+  threads: number;
+  ms_per_step: number;
+  blas: { library: string; core: string; threads: number } | null;
+}
+
 export interface BenchResult {
   backend: string;
-  /** XNNPACK threads (wasm backend); 1 elsewhere. */
+  /** The kernel provider under the wasm backend: "openblas (Cooperlake, 1 thread)" or why the stock kernels run. */
+  kernels_provider: string;
+  /** Threads of the step: XNNPACK's (wasm backend; 1 elsewhere) and the native BLAS's (0 without one). */
   threads: number;
+  blas_threads: number;
+  /** The OpenBLAS kernel family wraplab's BLAS uses (OPENBLAS_CORETYPE picks it), or null. */
+  blas_core: string | null;
   config: { name: string; model: BenchSetup['model']; batchSize: number; optimizer: OptimizerConfigInput; activation: string };
   steps: number;
   ms_per_step: number;
@@ -90,7 +107,11 @@ export interface BenchResult {
   tokens_per_s: number;
   torch_ms_per_step: number | null;
   torch_threads: number | null;
+  /** What the compared PyTorch run's OpenBLAS reported: its bound thread count and kernel family. */
+  torch_blas_threads: number | null;
+  torch_blas_core: string | null;
   torch_version: string | null;
+  torch_runs: TorchRunInfo[];
   ratio: number | null;
   /** First losses of both from the same weights and batch (the second one checks the optimizer too). */
   loss_check: { wraplab: number[]; torch: number[]; max_abs_diff: number } | null;
@@ -173,23 +194,26 @@ function writeTorchInput(file: string, model: Transformer, batch: Batch, opt: Re
   fs.writeFileSync(file, encodeSafetensors(tensors, meta));
 }
 
-interface TorchRun {
+interface TorchRun extends TorchRunInfo {
   version: string;
-  threads: number;
-  ms: number;
   losses: number[];
 }
 
-function runTorch(file: string, steps: number, warmup: number, threads: number[], log: (m: string) => void): TorchRun {
-  const res = spawnSync(PYTHON, [TORCH_SCRIPT, file, '--steps', String(steps), '--warmup', String(warmup), '--threads', threads.join(',')], {
+/** One PyTorch process with `threads` bound where Debian's OpenBLAS reads it (torch.set_num_threads does not). */
+function runTorch(file: string, steps: number, warmup: number, threads: number, log: (m: string) => void): TorchRun {
+  const n = String(threads);
+  const res = spawnSync(PYTHON, [TORCH_SCRIPT, file, '--steps', String(steps), '--warmup', String(warmup), '--threads', n], {
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, OPENBLAS_NUM_THREADS: n, OMP_NUM_THREADS: n, MKL_NUM_THREADS: n },
   });
   if (res.status !== 0) throw new Error(`bench/torch_reference.py failed (exit ${res.status}): ${res.stderr.slice(-2000)}`);
   const lines = res.stdout.trim().split('\n');
   for (const line of lines.slice(0, -1)) log(line);
-  const out = JSON.parse(lines[lines.length - 1]) as { torch_version: string; best: { threads: number; ms_per_step: number; losses: number[] } };
-  return { version: out.torch_version, threads: out.best.threads, ms: out.best.ms_per_step, losses: out.best.losses };
+  type Out = { torch_version: string; best: { threads: number; ms_per_step: number; losses: number[]; blas: TorchRun['blas'] } };
+  const { torch_version: version, best } = JSON.parse(lines[lines.length - 1]) as Out;
+  if (best.blas) log(`torch threads=${threads}: OpenBLAS ${best.blas.core}, ${best.blas.threads} thread(s)`);
+  return { version, threads: best.threads, ms_per_step: best.ms_per_step, losses: best.losses, blas: best.blas };
 }
 
 export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
@@ -210,7 +234,10 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
   const wantTorch = opts.torch !== 'never' && c.norm === 'layernorm' && c.activation === 'gelu' && c.positions === 'learned' && c.bias && torchAvailable();
   if (wantTorch) writeTorchInput(torchFile, model, batch, oc);
 
-  log(`bench ${name}: backend ${backend}, ${wasmThreadCount()} thread(s), ${model.numParams()} parameters, batch ${setup.batchSize}x${c.contextLength}`);
+  const blas = backend === 'wasm' ? activeBlas() : null;
+  const provider = backend === 'wasm' ? describeNative() : 'none (not the wasm backend)';
+  const ownThreads = Math.max(backend === 'wasm' ? wasmThreadCount() : 1, blas?.threads ?? 0);
+  log(`bench ${name}: backend ${backend}, kernels ${provider}, ${wasmThreadCount()} wasm thread(s), ${model.numParams()} parameters, batch ${setup.batchSize}x${c.contextLength}`);
   const losses: number[] = [];
   const times: number[] = [];
   try {
@@ -225,21 +252,28 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     const ms = percentile(times, 0.5);
     log(`wraplab: ${ms.toFixed(1)} ms/step (median of ${steps}), loss ${losses[0].toFixed(5)} -> ${losses[losses.length - 1].toFixed(5)}`);
 
-    let torch: TorchRun | null = null;
-    if (wantTorch) torch = runTorch(torchFile, steps, warmup, opts.torchThreads ?? [1, 2], log);
+    const torchRuns = wantTorch ? (opts.torchThreads ?? [ownThreads]).map((n) => runTorch(torchFile, steps, warmup, n, log)) : [];
+    const torch =
+      torchRuns.find((r) => r.threads === ownThreads) ?? (torchRuns.length ? torchRuns.reduce((a, b) => (b.ms_per_step < a.ms_per_step ? b : a)) : null);
     const check = torch ? [0, 1].map((i) => Math.abs(losses[i] - torch!.losses[i])) : null;
     return {
       backend,
+      kernels_provider: provider,
       threads: backend === 'wasm' ? wasmThreadCount() : 1,
+      blas_threads: blas?.threads ?? 0,
+      blas_core: blas?.core ?? null,
       config: { name, model: setup.model, batchSize: setup.batchSize, optimizer: setup.optimizer, activation: c.activation },
       steps,
       ms_per_step: ms,
       spread: { p10: percentile(times, 0.1), p90: percentile(times, 0.9) },
       tokens_per_s: (setup.batchSize * c.contextLength * 1000) / ms,
-      torch_ms_per_step: torch ? torch.ms : null,
+      torch_ms_per_step: torch ? torch.ms_per_step : null,
       torch_threads: torch ? torch.threads : null,
+      torch_blas_threads: torch?.blas?.threads ?? null,
+      torch_blas_core: torch?.blas?.core ?? null,
       torch_version: torch ? torch.version : null,
-      ratio: torch ? ms / torch.ms : null,
+      torch_runs: torchRuns.map(({ threads, ms_per_step, blas }) => ({ threads, ms_per_step, blas })),
+      ratio: torch ? ms / torch.ms_per_step : null,
       loss_check: torch && check ? { wraplab: losses.slice(0, 2), torch: torch.losses.slice(0, 2), max_abs_diff: Math.max(...check) } : null,
       ...(kernels ? { kernels } : {}),
     };

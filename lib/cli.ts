@@ -78,7 +78,8 @@ export function buildCli(): Command {
     .option('--steps <n>', 'timed steps', '10')
     .option('--json', 'print one JSON object as the last line')
     .option('--profile', 'also profile one step per kernel (tf.profile); the table goes to stderr')
-    .action(async (o: { config: string; steps: string; json?: boolean; profile?: boolean }) => {
+    .option('--torch-threads <list>', "PyTorch thread counts, one process each with OpenBLAS bound (default: wraplab's)")
+    .action(async (o: { config: string; steps: string; json?: boolean; profile?: boolean; torchThreads?: string }) => {
       let bench: { runBench?: (opts: Record<string, unknown>) => Promise<unknown> };
       try {
         bench = require('./bench');
@@ -88,7 +89,11 @@ export function buildCli(): Command {
       if (!bench.runBench) throw new UsageError('lib/bench.ts does not export runBench');
       const steps = Number(o.steps);
       if (!Number.isInteger(steps) || steps <= 0) throw new UsageError(`--steps must be a positive integer, got "${o.steps}"`);
-      const result = (await bench.runBench({ config: o.config, steps, profile: o.profile === true, log: (s: string) => console.error(s) })) as {
+      const torchThreads = o.torchThreads?.split(',').map((t) => Number(t.trim()));
+      if (torchThreads?.some((n) => !Number.isInteger(n) || n < 1)) {
+        throw new UsageError(`--torch-threads must list positive integers (e.g. 1,2), got "${o.torchThreads}"`);
+      }
+      const result = (await bench.runBench({ config: o.config, steps, profile: o.profile === true, torchThreads, log: (s: string) => console.error(s) })) as {
         kernels?: { kernel: string; calls: number; ms: number }[];
       };
       if (result.kernels) {

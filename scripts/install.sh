@@ -14,6 +14,10 @@ fi
 if ! command -v sbatch >/dev/null 2>&1 || [ ! -x /usr/sbin/slurmctld ] || [ ! -x /usr/sbin/slurmd ] || [ ! -x /usr/sbin/munged ]; then
   packages+=(slurm-wlm munge)
 fi
+# The native kernel provider (lib/engine/native): OpenBLAS for the matrix products, a C compiler for wraplab's own
+# kernels. Without them the library runs its stock wasm kernels (slower; it says so in one line).
+[ -e /usr/lib/x86_64-linux-gnu/libopenblas.so.0 ] || [ -e /usr/lib/aarch64-linux-gnu/libopenblas.so.0 ] || ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so\.0' || packages+=(libopenblas0-pthread)
+command -v cc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
 if ((${#packages[@]})); then
   SUDO=""
   if [ "$(id -u)" != 0 ]; then

@@ -1,9 +1,12 @@
 /**
  * Backend selection: tensorflow (tfjs-node-gpu / tfjs-node, when installed) > wasm > cpu.
- * `WRAPLAB_BACKEND=tensorflow|wasm|cpu` forces one. The choice is reported once per process.
- * The wasm backend lacks a few kernels that training needs; `wasmKernels.ts` registers them.
+ * `WRAPLAB_BACKEND=tensorflow|wasm|cpu` forces one. The choice is reported once per process
+ * ("wraplab: backend wasm + openblas (Cooperlake, 1 thread)").
+ * The wasm backend lacks a few kernels that training needs; `wasmKernels.ts` registers them, and the native
+ * provider (`native/provider.ts`, WRAPLAB_NATIVE=auto|on|off) hands its matrix products to a system BLAS.
  */
 import * as tf from '@tensorflow/tfjs';
+import { describeNative, nativeChoice, nativeTag } from './native/provider';
 import { registerWasmTrainingKernels } from './wasmKernels';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -11,17 +14,40 @@ export const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 
 let chosen: Promise<BackendName> | null = null;
 
-/** Tries to load a native TensorFlow binding; returns the package name that loaded, or null. */
+let tensorflowPackage: string | null | undefined;
+/** Loads a native TensorFlow binding once; returns the package name that loaded, or null. */
 function loadNative(): string | null {
+  if (tensorflowPackage !== undefined) return tensorflowPackage;
+  tensorflowPackage = null;
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     try {
       require(pkg);
-      return pkg;
+      return (tensorflowPackage = pkg);
     } catch {
       // not installed (it is optional), or its native library failed to load
     }
   }
   return null;
+}
+
+function forcedBackend(): BackendName | undefined {
+  const forced = process.env.WRAPLAB_BACKEND;
+  if (forced === undefined || forced === '') return undefined;
+  if (!BACKENDS.includes(forced as BackendName)) {
+    throw new Error(`WRAPLAB_BACKEND=${forced} is not a backend; use one of ${BACKENDS.join(', ')} (or unset it)`);
+  }
+  return forced as BackendName;
+}
+
+/**
+ * What this process's numerics depend on beyond the config, for run-cache keys, decided without starting
+ * the backend (keys are computed before training): null for the wasm backend's stock kernels (the key every
+ * earlier run has), "openblas/<core>" for wasm with the native provider, "tensorflow" or "cpu" otherwise.
+ */
+export function kernelsTag(): string | null {
+  const want = forcedBackend();
+  const backend = want ?? (loadNative() ? 'tensorflow' : 'wasm');
+  return backend === 'wasm' ? nativeTag() : backend;
 }
 
 async function tryWasm(): Promise<boolean> {
@@ -34,11 +60,8 @@ async function tryWasm(): Promise<boolean> {
   }
 }
 
-async function select(forced: string | undefined, log: (msg: string) => void): Promise<BackendName> {
-  if (forced !== undefined && forced !== '' && !BACKENDS.includes(forced as BackendName)) {
-    throw new Error(`WRAPLAB_BACKEND=${forced} is not a backend; use one of ${BACKENDS.join(', ')} (or unset it)`);
-  }
-  const want = forced as BackendName | undefined;
+async function select(log: (msg: string) => void): Promise<BackendName> {
+  const want = forcedBackend();
   if (!want || want === 'tensorflow') {
     const pkg = loadNative();
     if (pkg && (await tf.setBackend('tensorflow'))) {
@@ -53,8 +76,9 @@ async function select(forced: string | undefined, log: (msg: string) => void): P
     }
   }
   if (!want || want === 'wasm') {
+    const native = nativeChoice(); // throws for WRAPLAB_NATIVE=on without a BLAS: before any work
     if (await tryWasm()) {
-      log('wraplab: backend wasm');
+      log(native.blas || native.c ? `wraplab: backend wasm + ${describeNative(native)}` : `wraplab: backend wasm (${describeNative(native)})`);
       return 'wasm';
     }
     if (want === 'wasm') throw new Error('WRAPLAB_BACKEND=wasm but the wasm backend failed to initialise');
@@ -71,7 +95,7 @@ async function select(forced: string | undefined, log: (msg: string) => void): P
 export function initBackend(): Promise<BackendName> {
   if (!chosen) {
     const quiet = process.env.WRAPLAB_QUIET === '1';
-    chosen = select(process.env.WRAPLAB_BACKEND, quiet ? () => {} : (m) => console.error(m)).then(async (b) => {
+    chosen = select(quiet ? () => {} : (m) => console.error(m)).then(async (b) => {
       await tf.ready();
       return b;
     });

@@ -16,8 +16,11 @@
  * operation), so updates are bit-identical to it. Layernorm and cross-entropy accumulate row sums in float64,
  * so they agree with the plain path to float32 rounding. Everything falls back to the plain ops on other
  * backends, and when `setWasmOverridesEnabled(false)` switches the fast paths off (tests compare both).
+ * Where the native provider built its C kernels (native/kernels.c), AdamW and the norms run there: the same
+ * loops, bit for bit.
  */
 import * as tf from '@tensorflow/tfjs';
+import { activeCKernels } from './native/provider';
 
 let overridesEnabled = true;
 /** Switches every fast wasm path (kernel overrides and fused ops) on or off, to measure or compare with stock. */
@@ -90,6 +93,8 @@ function adamwKernel(args: KernelArgs): tf.TensorInfo[] {
     const decays = a.weightDecay > 0;
     const scaled = a.gradScale !== 1;
     const scale = f32(a.gradScale);
+    const c = activeCKernels(); // the same loop in C (native/kernels.c), bit-identical
+    if (c) return c.adamw(P, G, M, V, P1, M1, V1, P.length, b1, nb1, b2, nb2, sqrtBc2, stepSize, eps, keep, +decays, +scaled, scale);
     for (let i = 0; i < P.length; i++) {
       const g = scaled ? f32(G[i] * scale) : G[i];
       const m = f32(f32(M[i] * b1) + f32(g * nb1));
@@ -158,6 +163,8 @@ function layerNormKernel(args: KernelArgs): tf.TensorInfo[] {
   const D = x.shape[x.shape.length - 1];
   const rows = sizeOf(x.shape) / D;
   return withViews(args, ['x', 'w', 'b'], [x.shape, [rows], [rows]], ([X, W, B], [Y, MEAN, RSTD]) => {
+    const c = activeCKernels();
+    if (c) return c.layernorm(X, W, B, Y, MEAN, RSTD, rows, D, eps);
     for (let r = 0, o = 0; r < rows; r++, o += D) {
       let s = 0;
       for (let j = 0; j < D; j++) s += X[o + j];
@@ -181,6 +188,8 @@ function layerNormGradKernel(args: KernelArgs): tf.TensorInfo[] {
   const D = x.shape[x.shape.length - 1];
   const rows = sizeOf(x.shape) / D;
   return withViews(args, ['dy', 'x', 'w', 'mean', 'rstd'], [x.shape, [D], [D]], ([DY, X, W, MEAN, RSTD], [DX, DW, DB]) => {
+    const c = activeCKernels();
+    if (c && c.layernormGrad(DY, X, W, MEAN, RSTD, DX, DW, DB, rows, D) === 0) return;
     const dw = new Float64Array(D);
     const db = new Float64Array(D);
     const xhat = new Float64Array(D);
@@ -232,6 +241,8 @@ function rmsNormKernel(args: KernelArgs): tf.TensorInfo[] {
   const D = x.shape[x.shape.length - 1];
   const rows = sizeOf(x.shape) / D;
   return withViews(args, ['x', 'w'], [x.shape, [rows]], ([X, W], [Y, RSTD]) => {
+    const c = activeCKernels();
+    if (c) return c.rmsnorm(X, W, Y, RSTD, rows, D, eps);
     for (let r = 0, o = 0; r < rows; r++, o += D) {
       let ss = 0;
       for (let j = 0; j < D; j++) ss += X[o + j] * X[o + j];
@@ -248,6 +259,8 @@ function rmsNormGradKernel(args: KernelArgs): tf.TensorInfo[] {
   const D = x.shape[x.shape.length - 1];
   const rows = sizeOf(x.shape) / D;
   return withViews(args, ['dy', 'x', 'w', 'rstd'], [x.shape, [D]], ([DY, X, W, RSTD], [DX, DW]) => {
+    const c = activeCKernels();
+    if (c && c.rmsnormGrad(DY, X, W, RSTD, DX, DW, rows, D) === 0) return;
     const dw = new Float64Array(D);
     for (let r = 0, o = 0; r < rows; r++, o += D) {
       const rstd = RSTD[r];
@@ -457,6 +470,46 @@ export function fusedWeightedCrossEntropy(logits: tf.Tensor, targets: tf.Tensor,
   return (op as unknown as (a: tf.Tensor) => tf.Scalar)(logits);
 }
 
+// ---------------------------------------------------------------------------------------------------
+// GELU (tanh approximation) in one native pass each way, where the C kernels loaded (native/kernels.c
+// wl_gelu: x * sigmoid(x (c1 x^2 + c2)), the plain formulation of model/kernels.ts, saving the sigmoid).
+// ---------------------------------------------------------------------------------------------------
+
+const GELU_C1 = f32(2 * Math.sqrt(2 / Math.PI) * 0.044715);
+const GELU_C2 = f32(2 * Math.sqrt(2 / Math.PI));
+const GELU_D1 = f32(6 * Math.sqrt(2 / Math.PI) * 0.044715);
+
+function geluKernel(args: KernelArgs): tf.TensorInfo[] {
+  const x = args.inputs.x as tf.TensorInfo;
+  const c = activeCKernels();
+  if (!c) throw new Error('WraplabGelu needs the native C kernels (fusedGelu checks nativeGeluActive first)');
+  return withViews(args, ['x'], [x.shape, x.shape], ([X], [Y, G]) => c.gelu(X, Y, G, X.length, GELU_C1, GELU_C2));
+}
+
+function geluGradKernel(args: KernelArgs): tf.TensorInfo[] {
+  const x = args.inputs.x as tf.TensorInfo;
+  const c = activeCKernels();
+  if (!c) throw new Error('WraplabGeluGrad needs the native C kernels');
+  return withViews(args, ['dy', 'x', 'g'], [x.shape], ([DY, X, G], [DX]) => c.geluGrad(DY, X, G, DX, X.length, GELU_D1, GELU_C2));
+}
+
+/** True when GELU runs as one native kernel (the fused path with the C kernels loaded). */
+export function nativeGeluActive(): boolean {
+  return fusedOpsActive() && activeCKernels() !== null;
+}
+
+/** GELU (tanh approximation) through the native kernel pair; call only where nativeGeluActive(). */
+export function nativeGelu(x: tf.Tensor): tf.Tensor {
+  const op = tf.customGrad(((xIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [y, g] = tf.engine().runKernel('WraplabGelu', { x: xIn }, {}) as unknown as tf.Tensor[];
+    save([xIn, g]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.engine().runKernel('WraplabGeluGrad', { dy, x: saved[0], g: saved[1] }, {}) as unknown as tf.Tensor;
+    return { value: y, gradFunc };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return (op as unknown as (a: tf.Tensor) => tf.Tensor)(x);
+}
+
 let fusedRegistered = false;
 
 /** Registers the fused kernels on the wasm backend (wasmKernels.registerWasmTrainingKernels calls this). */
@@ -476,6 +529,8 @@ export function registerFusedWasmKernels(): void {
     ['WraplabSwiGluGrad', swiGluGradKernel],
     ['WraplabSoftmaxCrossEntropy', softmaxCrossEntropyKernel],
     ['WraplabSoftmaxCrossEntropyGrad', softmaxCrossEntropyGradKernel],
+    ['WraplabGelu', geluKernel],
+    ['WraplabGeluGrad', geluGradKernel],
   ];
   for (const [kernelName, kernelFunc] of kernels) {
     if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });

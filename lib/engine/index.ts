@@ -2,7 +2,9 @@
  * The engine: backends, the Transformer (units, hook points, activation cache, KV cache), training (optimizers,
  * schedules, the trainer with checkpoints and resume), evaluation, sampling, checkpoints and the run cache.
  */
-export { BACKENDS, initBackend, tf } from './backend';
+export { BACKENDS, initBackend, kernelsTag, tf } from './backend';
+export { describeNative, nativeChoice, setNativeKernelsEnabled } from './native/provider';
+export type { NativeChoice } from './native/provider';
 export type { BackendName } from './backend';
 export { Rng, deriveSeed } from './rng';
 export { makeBatch, packSequences, weightedSpan } from './data';

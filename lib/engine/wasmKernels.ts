@@ -3,15 +3,19 @@
  *
  * - UnsortedSegmentSum: the gradient of `gather` (token embeddings); not shipped for wasm. Scatter-add in JS
  *   on the wasm heap: O(rows * width), cheaper than the one-hot matmul it replaces.
+ * - GatherV2 of whole rows (embeddings): row copies instead of the stock element-by-element walk.
  * - BatchMatMul: the stock kernel hands a matmul to XNNPACK only when neither side is transposed and the
  *   batch is 1; anything else falls to a naive blocked triple loop, 10-25x slower. Every dense layer's
  *   backward pass asks for a transposed side (dx = dy @ W^T, dW = x^T @ dy), so this override materialises
  *   the transposed operand with the (fast) wasm Transpose kernel and then calls the stock kernel on the
- *   XNNPACK path. Batched products (attention) go through `batchedMatMul` below.
+ *   XNNPACK path. Batched products (attention) go through `batchedMatMul` below. Where the native provider
+ *   loaded (native/provider.ts), float32 products go to the system BLAS instead (native/gemm.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerFusedWasmKernels, setWasmOverridesEnabled, wasmOverridesEnabled } from './fused';
 import { installWasmThreads } from './wasmThreads';
+import { blasBatchMatMul } from './native/gemm';
+import { activeBlas, activeCKernels } from './native/provider';
 
 /** The parts of the wasm backend object the kernels below touch. */
 interface WasmBackendLike {
@@ -123,7 +127,9 @@ function transpose(args: KernelArgs, stockFunc: Kernel): tf.TensorInfo {
   const be = args.backend as WasmBackendLike;
   const out = be.makeOutput(perm.map((q) => x.shape[q]), x.dtype);
   const [outer, R, C, inner] = swap;
-  if (inner === 1) transposeMatrices(heapInt32(be, x), heapInt32(be, out), outer, R, C);
+  const c = activeCKernels();
+  if (c) c.transpose32(heapInt32(be, x), heapInt32(be, out), outer, R, C, inner);
+  else if (inner === 1) transposeMatrices(heapInt32(be, x), heapInt32(be, out), outer, R, C);
   else transposeRuns(heapInt32(be, x), heapInt32(be, out), outer, R, C, inner);
   return out;
 }
@@ -148,6 +154,11 @@ function sum(args: KernelArgs, stockFunc: Kernel): tf.TensorInfo {
   const src = be.typedArrayFromHeap(x) as Float32Array;
   const dst = be.typedArrayFromHeap(out) as Float32Array;
   const width = dst.length;
+  const c = activeCKernels();
+  if (c) {
+    c.sumRows(src, dst, rows, width);
+    return out;
+  }
   dst.fill(0);
   for (let r = 0; r < rows; r++) {
     const row = r * width;
@@ -228,6 +239,9 @@ function batchMatMul(args: KernelArgs, stockFunc: Kernel): tf.TensorInfo {
   const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
   const be = args.backend as WasmBackendLike;
+  const blas = activeBlas();
+  const native = blas ? blasBatchMatMul(blas, be, a, b, transposeA, transposeB) : null;
+  if (native) return native;
   const temps: tf.TensorInfo[] = [];
   let a2 = a;
   let b2 = b;
@@ -250,6 +264,31 @@ function batchMatMul(args: KernelArgs, stockFunc: Kernel): tf.TensorInfo {
   } finally {
     for (const t of temps) be.disposeData(t.dataId);
   }
+}
+
+// Gather of whole rows (embedding lookups: axis 0, no batch dims). The stock kernel walks element by element
+// through strides (~30 ns/element); a row is one contiguous run, copied with copyWithin. Same bytes.
+function gatherV2(args: KernelArgs, stockFunc: Kernel): tf.TensorInfo {
+  const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+  const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
+  const rank = x.shape.length;
+  if ((axis !== 0 && axis !== -rank) || (batchDims ?? 0) !== 0 || (x.dtype !== 'float32' && x.dtype !== 'int32') || rank < 1) return stockFunc(args);
+  const be = args.backend as WasmBackendLike;
+  const ids = be.readSync(indices.dataId);
+  const n = x.shape[0];
+  for (let i = 0; i < ids.length; i++) if (!(ids[i] >= 0 && ids[i] < n)) return stockFunc(args); // its error message
+  const width = x.shape.slice(1).reduce((p, q) => p * q, 1);
+  const out = be.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
+  if (ids.length * width === 0) return out;
+  const src = be.typedArrayFromHeap(x);
+  const dst = be.typedArrayFromHeap(out);
+  const heap = new Uint8Array(src.buffer);
+  const rowBytes = 4 * width;
+  for (let i = 0; i < ids.length; i++) {
+    const from = src.byteOffset + ids[i] * rowBytes;
+    heap.copyWithin(dst.byteOffset + i * rowBytes, from, from + rowBytes);
+  }
+  return out;
 }
 
 function unsortedSegmentSum({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
@@ -304,5 +343,6 @@ export function registerWasmTrainingKernels(): void {
   override('Sum', sum);
   override('Identity', identity);
   override('BatchMatMul', batchMatMul);
+  override('GatherV2', gatherV2);
   registerFusedWasmKernels();
 }

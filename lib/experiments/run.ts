@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { z } from 'zod';
-import { initBackend } from '../engine/backend';
+import { initBackend, kernelsTag } from '../engine/backend';
 import { cachedRun, hashConfig } from '../engine/runs';
 import { type AnyExperiment, type ConfigOf, type Overrides, type Preset, type ResultsOf, UsageError, parsePreset } from './define';
 import { deepMerge } from './overrides';
@@ -61,9 +61,13 @@ export function checkSeed(seed: unknown): number {
   return seed as number;
 }
 
-/** The run-cache key of a resolved run: what its hash (its directory under data/runs) names. */
-export function runKey(exp: AnyExperiment, seed: number, config: unknown): { experiment: string; version: number; seed: number; config: unknown } {
-  return { experiment: exp.id, version: exp.version, seed, config };
+/**
+ * The run-cache key of a resolved run: what its hash (its directory under data/runs) names. `kernels` names a
+ * non-stock kernel provider (engine/backend.ts kernelsTag), so runs with other numerics never share an entry.
+ */
+export function runKey(exp: AnyExperiment, seed: number, config: unknown): { experiment: string; version: number; seed: number; config: unknown; kernels?: string } {
+  const kernels = kernelsTag();
+  return { experiment: exp.id, version: exp.version, seed, config, ...(kernels ? { kernels } : {}) };
 }
 
 /** A run with everything resolved: what the scheduler plans and a worker executes. */

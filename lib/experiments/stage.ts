@@ -10,7 +10,7 @@
  * and independent stages side by side.
  */
 import * as fs from 'node:fs';
-import { initBackend } from '../engine/backend';
+import { initBackend, kernelsTag } from '../engine/backend';
 import { loadModel } from '../engine/checkpoint';
 import type { Transformer } from '../engine/model';
 import { Run, hashConfig, type MetricRow } from '../engine/runs';
@@ -50,14 +50,15 @@ export interface StageNode<R = unknown> {
   readonly config: unknown;
   readonly seed: number;
   readonly parents: readonly StageNode<unknown>[];
-  readonly key: { stage: string; version: number; seed: number; config: unknown; parents: string[] };
+  readonly key: { stage: string; version: number; seed: number; config: unknown; parents: string[]; kernels?: string };
   readonly hash: string;
 }
 
 /** The node of `def` at `config` and `seed` (its parents built from the config). */
 export function stageNode<C, R>(def: StageDef<C, R>, config: C, seed: number): StageNode<R> {
   const parents = def.parents?.(config, seed) ?? [];
-  const key = { stage: def.name, version: def.version, seed, config, parents: parents.map((p) => p.hash) };
+  const kernels = kernelsTag(); // a non-stock kernel provider: other numerics, another cache entry
+  const key = { stage: def.name, version: def.version, seed, config, parents: parents.map((p) => p.hash), ...(kernels ? { kernels } : {}) };
   return { def: def as StageDef<unknown, R>, config, seed, parents, key, hash: hashConfig(key) };
 }
 

@@ -5,7 +5,7 @@
  * implementations compute the same function (to float32 rounding), which tests/engine/kernels.test.ts checks.
  */
 import * as tf from '@tensorflow/tfjs';
-import { fusedLayerNorm, fusedOpsActive, fusedRmsNorm, fusedRope, fusedSwiGlu, fusedWeightedCrossEntropy } from '../fused';
+import { fusedLayerNorm, fusedOpsActive, fusedRmsNorm, fusedRope, fusedSwiGlu, fusedWeightedCrossEntropy, nativeGelu, nativeGeluActive } from '../fused';
 
 export interface Kernels {
   readonly kind: 'fused' | 'plain';
@@ -17,6 +17,8 @@ export interface Kernels {
   rope(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor;
   /** silu(gate) * up. */
   swiGlu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor;
+  /** GELU, tanh approximation. */
+  gelu(x: tf.Tensor): tf.Tensor;
   /** sum_r w_r CE(logits_r, t_r) / max(sum_r w_r, 1e-9) for logits [..., V]; differentiable in logits. */
   crossEntropy(logits: tf.Tensor, targets: tf.Tensor, weights: tf.Tensor): tf.Scalar;
 }
@@ -42,6 +44,7 @@ export const plainKernels: Kernels = {
   swiGlu(gate, up) {
     return tf.mul(tf.mul(gate, tf.sigmoid(gate)), up);
   },
+  gelu: (x) => gelu(x),
   crossEntropy(logits, targets, weights) {
     return tf.tidy(() => {
       const V = logits.shape[logits.rank - 1] as number;
@@ -60,6 +63,8 @@ export const fusedKernels: Kernels = {
   rmsNorm: fusedRmsNorm,
   rope: fusedRope,
   swiGlu: fusedSwiGlu,
+  // One native kernel pair where the C kernels loaded; the plain six-op formulation otherwise (stock numerics).
+  gelu: (x) => (nativeGeluActive() ? nativeGelu(x) : gelu(x)),
   crossEntropy: fusedWeightedCrossEntropy,
 };
 

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ResolvedModelConfig } from './config';
-import { gelu, geluErf } from './kernels';
+import { geluErf } from './kernels';
 import type { KVCache } from './kvcache';
 import { actName, paramName } from './names';
 import type { ForwardPass } from './pass';
@@ -124,7 +124,7 @@ export class Mlp {
     const pre = pass.point(actName('mlp_pre', L), pass.linear(h, paramName('W_in', L), bias('b_in')));
     let hidden: tf.Tensor;
     if (c.activation === 'relu') hidden = tf.relu(pre);
-    else if (c.activation === 'gelu') hidden = gelu(pre);
+    else if (c.activation === 'gelu') hidden = pass.kernels.gelu(pre);
     else if (c.activation === 'gelu_erf') hidden = geluErf(pre);
     else hidden = pass.kernels.swiGlu(pass.linear(h, paramName('W_gate', L), bias('b_gate')), pre); // SiLU(gate) * up
     hidden = pass.point(actName('mlp_hidden', L), hidden);
