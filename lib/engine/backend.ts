@@ -42,7 +42,8 @@ function forcedBackend(): BackendName | undefined {
 /**
  * What this process's numerics depend on beyond the config, for run-cache keys, decided without starting
  * the backend (keys are computed before training): null for the wasm backend's stock kernels (the key every
- * earlier run has), "openblas/<core>" for wasm with the native provider, "tensorflow" or "cpu" otherwise.
+ * earlier run has), the native provider's tag for wasm with it ("openblas/Cooperlake+c1", native/provider.ts
+ * nativeTag), "tensorflow" or "cpu" otherwise.
  */
 export function kernelsTag(): string | null {
   const want = forcedBackend();

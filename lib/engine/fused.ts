@@ -43,7 +43,7 @@ export function fusedOpsActive(): boolean {
 }
 
 /** The parts of the wasm backend object the kernels touch. */
-interface HeapBackend {
+export interface HeapBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array;
 }
@@ -482,7 +482,7 @@ const GELU_D1 = f32(6 * Math.sqrt(2 / Math.PI) * 0.044715);
 function geluKernel(args: KernelArgs): tf.TensorInfo[] {
   const x = args.inputs.x as tf.TensorInfo;
   const c = activeCKernels();
-  if (!c) throw new Error('WraplabGelu needs the native C kernels (fusedGelu checks nativeGeluActive first)');
+  if (!c) throw new Error('WraplabGelu needs the native C kernels (fusedKernels.gelu checks nativeGeluActive first)');
   return withViews(args, ['x'], [x.shape, x.shape], ([X], [Y, G]) => c.gelu(X, Y, G, X.length, GELU_C1, GELU_C2));
 }
 

@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerFusedWasmKernels, setWasmOverridesEnabled, wasmOverridesEnabled } from './fused';
 import { installWasmThreads } from './wasmThreads';
 import { blasBatchMatMul } from './native/gemm';
-import { activeBlas, activeCKernels } from './native/provider';
+import { activeBlas, activeCKernels, threadsFromEnv } from './native/provider';
 
 /** The parts of the wasm backend object the kernels below touch. */
 interface WasmBackendLike {
@@ -319,13 +319,7 @@ function unsortedSegmentSum({ inputs, attrs, backend }: KernelArgs): tf.TensorIn
  * 5x slower (docs/speed.md, round 3); set WRAPLAB_WASM_THREADS=2 on a machine you have to yourself.
  */
 export function wasmThreadsWanted(): number {
-  const env = process.env.WRAPLAB_WASM_THREADS;
-  if (env !== undefined && env !== '') {
-    const n = Number(env);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`WRAPLAB_WASM_THREADS=${env} must be a positive integer`);
-    return n;
-  }
-  return 1;
+  return threadsFromEnv('WRAPLAB_WASM_THREADS', 1);
 }
 
 /**

@@ -19,33 +19,16 @@ import { activeBlas, activeCKernels, nativeChoice, setNativeKernelsEnabled } fro
 import { Optimizer } from '../../lib/engine/optim';
 import { trainStep } from '../../lib/engine/train';
 import { benchBatch } from '../../lib/bench';
+import { maxRelDiff, onAndOff } from './helpers';
 
 const off = process.env.WRAPLAB_NATIVE === 'off';
 const skip = off ? 'WRAPLAB_NATIVE=off: the stock path is under test' : false;
 const LIB = path.join(__dirname, '..', '..', 'lib', 'index.js');
 
 /** Runs f with the native kernels, then without; returns both results. */
-function nativeAndStock<T>(f: () => T): [T, T] {
-  try {
-    setNativeKernelsEnabled(true);
-    const a = f();
-    setNativeKernelsEnabled(false);
-    const b = f();
-    return [a, b];
-  } finally {
-    setNativeKernelsEnabled(true);
-  }
-}
+const nativeAndStock = <T>(f: () => T): [T, T] => onAndOff(setNativeKernelsEnabled, f);
 
 const data = (t: tf.Tensor | tf.Tensor[]) => (Array.isArray(t) ? t : [t]).map((x) => Array.from(x.dataSync()));
-
-function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6): number {
-  let scale = floor;
-  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d / scale;
-}
 
 /** A fresh node process that imports the built library with `env` added; returns its exit code and output. */
 function node(script: string, env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {

@@ -7,28 +7,10 @@ import { Transformer, weightedCrossEntropy } from '../../lib/engine/model';
 import { Optimizer, globalGradNorm } from '../../lib/engine/optim';
 import { trainStep } from '../../lib/engine/train';
 import { benchBatch } from '../../lib/bench';
+import { maxRelDiff, onAndOff } from './helpers';
 
 /** Runs f with the fused ops on, then off (plain tf ops, round-1 kernels still on). */
-function fusedAndPlain<T>(f: () => T): [T, T] {
-  try {
-    setFusedOpsEnabled(true);
-    const a = f();
-    setFusedOpsEnabled(false);
-    const b = f();
-    return [a, b];
-  } finally {
-    setFusedOpsEnabled(true);
-  }
-}
-
-function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6): number {
-  assert.equal(a.length, b.length);
-  let scale = floor;
-  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d / scale;
-}
+const fusedAndPlain = <T>(f: () => T): [T, T] => onAndOff(setFusedOpsEnabled, f);
 
 /** The fused ops live on the wasm backend (always installed): every test here runs there, whatever the default. */
 async function wasm(): Promise<void> {

@@ -6,6 +6,7 @@ import { Optimizer } from '../../lib/engine/optim';
 import { lossAndGrads, trainStep } from '../../lib/engine/train';
 import { benchBatch, percentile } from '../../lib/bench';
 import { setWasmOverridesEnabled, wasmThreadsWanted } from '../../lib/engine/wasmKernels';
+import { maxRelDiff } from './helpers';
 
 /** Runs f with the fast wasm kernels, then with the stock ones; returns both results as arrays. */
 function fastAndStock(f: () => tf.Tensor): [Float32Array, Float32Array, number[], number[]] {
@@ -20,15 +21,6 @@ function fastAndStock(f: () => tf.Tensor): [Float32Array, Float32Array, number[]
   } finally {
     setWasmOverridesEnabled(true);
   }
-}
-
-/** Max |a - b| relative to max |b| (at least `floor`: gradients that are zero in exact arithmetic are noise). */
-function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6): number {
-  let scale = floor;
-  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d / scale;
 }
 
 test('fast wasm matmul/transpose/sum/identity kernels agree with the stock ones', async () => {

@@ -5,13 +5,8 @@
  * [batch*M, K] @ [K, N] call (every dense layer, forward and backward).
  */
 import * as tf from '@tensorflow/tfjs';
+import type { HeapBackend } from '../fused';
 import { CBLAS_NO_TRANS, CBLAS_ROW_MAJOR, CBLAS_TRANS, type Blas } from './provider';
-
-/** The parts of the wasm backend object this kernel touches. */
-export interface HeapBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array;
-}
 
 const prod = (xs: number[]) => xs.reduce((p, q) => p * q, 1);
 

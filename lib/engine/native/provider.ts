@@ -78,23 +78,32 @@ export function nativeMode(): NativeMode {
   throw new Error(`WRAPLAB_NATIVE=${process.env.WRAPLAB_NATIVE} is not one of auto, on, off (or unset it)`);
 }
 
-export function blasThreadsWanted(): number {
-  const env = process.env.WRAPLAB_BLAS_THREADS;
-  if (env === undefined || env === '') return 1;
+/** A thread count from the environment: `fallback` when unset, else a positive integer or one clear error. */
+export function threadsFromEnv(name: string, fallback: number): number {
+  const env = process.env[name];
+  if (env === undefined || env === '') return fallback;
   const n = Number(env);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`WRAPLAB_BLAS_THREADS=${env} must be a positive integer`);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}=${env} must be a positive integer`);
   return n;
+}
+
+export const blasThreadsWanted = (): number => threadsFromEnv('WRAPLAB_BLAS_THREADS', 1);
+
+type Koffi = typeof import('koffi');
+/** koffi, or why it did not load (one line). */
+function requireKoffi(): Koffi | string {
+  try {
+    return require('koffi') as Koffi;
+  } catch (e) {
+    return `the koffi FFI package did not load (${(e as Error).message.split('\n')[0]}); reinstall with npm ci`;
+  }
 }
 
 const SGEMM = 'void cblas_sgemm(int, int, int, int, int, int, float, float *, int, float *, int, float, float *, int)';
 
 function loadBlas(threads: number): Blas | string {
-  let koffi: typeof import('koffi');
-  try {
-    koffi = require('koffi');
-  } catch (e) {
-    return `the koffi FFI package did not load (${(e as Error).message.split('\n')[0]}); reinstall with npm ci`;
-  }
+  const koffi = requireKoffi();
+  if (typeof koffi === 'string') return koffi;
   // OpenBLAS starts its thread pool when it loads, sized by this variable: set it first so no spare threads spin.
   if (process.env.OPENBLAS_NUM_THREADS === undefined) process.env.OPENBLAS_NUM_THREADS = String(threads);
   const wanted = process.env.WRAPLAB_BLAS_LIB;
@@ -110,28 +119,22 @@ function loadBlas(threads: number): Blas | string {
     }
     try {
       const sgemm = lib.func(SGEMM) as Blas['sgemm'];
-      const optional = <T>(decl: string, fallback: T): (() => T) => {
+      /** An OpenBLAS extension, or null in another CBLAS (reference BLAS, BLIS). */
+      const extension = <F>(decl: string): F | null => {
         try {
-          return lib.func(decl) as () => T;
-        } catch {
-          return () => fallback;
-        }
-      };
-      const setThreads = (() => {
-        try {
-          return lib.func('void openblas_set_num_threads(int)') as (n: number) => void;
+          return lib.func(decl) as F;
         } catch {
           return null;
         }
-      })();
-      setThreads?.(threads);
-      const getThreads = optional('int openblas_get_num_threads()', threads);
+      };
+      extension<(n: number) => void>('void openblas_set_num_threads(int)')?.(threads);
+      const text = (decl: string) => String(extension<() => string | null>(decl)?.() ?? '').trim();
       return {
         sgemm,
         library,
-        core: String(optional<string | null>('const char *openblas_get_corename()', 'unknown')() ?? 'unknown').trim(),
-        config: String(optional<string | null>('const char *openblas_get_config()', '')() ?? '').trim(),
-        threads: getThreads(),
+        core: text('const char *openblas_get_corename()') || 'unknown',
+        config: text('const char *openblas_get_config()'),
+        threads: extension<() => number>('int openblas_get_num_threads()')?.() ?? threads,
       };
     } catch (e) {
       errors.push(`${library}: no cblas_sgemm (${(e as Error).message.split('\n')[0]})`);
@@ -148,12 +151,8 @@ const DEFAULT_C_LIBRARY = path.join(__dirname, `libwraplab_kernels.${os.platform
 function loadCKernels(): CKernels | string {
   const C_LIBRARY = process.env.WRAPLAB_C_KERNELS || DEFAULT_C_LIBRARY;
   if (!fs.existsSync(C_LIBRARY)) return `${path.basename(C_LIBRARY)} is not built (npm run build compiles it; it needs a C compiler: apt-get install gcc)`;
-  let koffi: typeof import('koffi');
-  try {
-    koffi = require('koffi');
-  } catch (e) {
-    return `the koffi FFI package did not load (${(e as Error).message.split('\n')[0]}); reinstall with npm ci`;
-  }
+  const koffi = requireKoffi();
+  if (typeof koffi === 'string') return koffi;
   try {
     const lib = koffi.load(C_LIBRARY);
     const version = (lib.func('int wl_version()') as () => number)();
