@@ -3,10 +3,11 @@
  * so what the CLI does a notebook or a test can do with the same call.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { isUserError } from './engine/errors';
 import { getExperiment, listExperiments } from './experiments/catalog';
 import { PRESETS, UsageError, parsePreset } from './experiments/define';
 import { parseSets } from './experiments/overrides';
-import { run } from './experiments/run';
+import { checkSeed, run } from './experiments/run';
 import { generateFigures, listFigureSets } from './figures/sets';
 import { addSweepCommands } from './sweep/commands';
 import { defaultJobs } from './sweep/pool';
@@ -15,10 +16,7 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-function parseSeed(v: string): number {
-  if (!/^\d+$/.test(v)) throw new UsageError(`--seed must be a non-negative integer, got "${v}"`);
-  return Number(v);
-}
+const parseSeed = (v: string): number => checkSeed(v);
 
 export function buildCli(): Command {
   const program = new Command('wraplab')
@@ -120,7 +118,9 @@ export async function main(argv: string[]): Promise<number> {
       return e.exitCode === 0 ? 0 : 2;
     }
     const err = e as Error;
-    const expected = err instanceof UsageError || err.name === 'CheckpointError' || err.name === 'ChromiumMissingError' || /WRAPLAB_|--set|preset|config/.test(err.message);
+    // A user's mistake (WraplabError: names the culprit and the fix) exits 2; anything else is a wraplab bug: 1.
+    const expected = isUserError(err) || (err instanceof RangeError && /Invalid typed array length|Array buffer allocation failed|Invalid array length/.test(err.message));
+    if (err instanceof RangeError && expected) err.message = `out of memory: a config value asks for more than this process can allocate (${err.message}); lower the sizes you set`;
     console.error(`wraplab: ${err.message}`);
     if (!expected && process.env.WRAPLAB_DEBUG) console.error(err.stack);
     return expected ? 2 : 1;

@@ -7,7 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { describeNative, nativeChoice, nativeTag } from './native/provider';
-import { registerWasmTrainingKernels } from './wasmKernels';
+import { EnvError, WraplabError, isUserError } from './errors';
+import { registerWasmTrainingKernels, wasmThreadsWanted } from './wasmKernels';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -34,7 +35,7 @@ function forcedBackend(): BackendName | undefined {
   const forced = process.env.WRAPLAB_BACKEND;
   if (forced === undefined || forced === '') return undefined;
   if (!BACKENDS.includes(forced as BackendName)) {
-    throw new Error(`WRAPLAB_BACKEND=${forced} is not a backend; use one of ${BACKENDS.join(', ')} (or unset it)`);
+    throw new EnvError(`WRAPLAB_BACKEND=${forced} is not a backend; use one of ${BACKENDS.join(', ')} (or unset it)`);
   }
   return forced as BackendName;
 }
@@ -51,15 +52,19 @@ export function kernelsTag(): string | null {
   return backend === 'wasm' ? nativeTag() : backend;
 }
 
-async function tryWasm(): Promise<boolean> {
+/** true, or why the wasm backend did not start (one line). A user's mistake (a bad variable) is thrown, never swallowed. */
+async function tryWasm(): Promise<true | string> {
   try {
     require('@tensorflow/tfjs-backend-wasm');
     registerWasmTrainingKernels();
-    return await tf.setBackend('wasm');
-  } catch {
-    return false;
+    return (await tf.setBackend('wasm')) || 'tf.setBackend("wasm") returned false';
+  } catch (e) {
+    if (isUserError(e)) throw e;
+    return (e as Error).message.split('\n')[0];
   }
 }
+
+let wasmFailure: string | undefined;
 
 async function select(log: (msg: string) => void): Promise<BackendName> {
   const want = forcedBackend();
@@ -78,14 +83,17 @@ async function select(log: (msg: string) => void): Promise<BackendName> {
   }
   if (!want || want === 'wasm') {
     const native = nativeChoice(); // throws for WRAPLAB_NATIVE=on without a BLAS: before any work
-    if (await tryWasm()) {
+    wasmThreadsWanted(); // a bad WRAPLAB_WASM_THREADS is the user's to fix, not a reason to fall back to cpu
+    const wasm = await tryWasm();
+    if (wasm === true) {
       log(native.blas || native.c ? `wraplab: backend wasm + ${describeNative(native)}` : `wraplab: backend wasm (${describeNative(native)})`);
       return 'wasm';
     }
-    if (want === 'wasm') throw new Error('WRAPLAB_BACKEND=wasm but the wasm backend failed to initialise');
+    if (want === 'wasm') throw new WraplabError(`WRAPLAB_BACKEND=wasm but the wasm backend failed to initialise: ${wasm}; reinstall with npm ci, or unset WRAPLAB_BACKEND`);
+    wasmFailure = wasm;
   }
   await tf.setBackend('cpu');
-  log('wraplab: backend cpu (slow; the wasm backend failed to load)');
+  log(`wraplab: backend cpu (slow; the wasm backend failed to load: ${wasmFailure ?? 'not tried'})`);
   return 'cpu';
 }
 

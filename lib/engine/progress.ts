@@ -56,11 +56,16 @@ export function createProgress(label: string, total: number): Progress {
     };
   }
   let nextReport = 0.1;
+  let lastWrite = start;
   return {
     update(done, info) {
-      if (total > 0 && done / total >= nextReport) {
-        process.stderr.write(`${label} ${done}/${total} ${formatDuration(Date.now() - start)} ${formatInfo(info)}\n`);
-        nextReport = Math.floor((done / total) * 10 + 1) / 10;
+      // Every ~10%, and at least once a minute: a long run never looks hung in a log.
+      const now = Date.now();
+      if (total > 0 && (done / total >= nextReport || now - lastWrite >= 60_000)) {
+        const eta = done > 0 && done < total ? ` eta ${formatDuration(((now - start) / done) * (total - done))}` : '';
+        process.stderr.write(`${label} ${done}/${total} ${formatDuration(now - start)}${eta} ${formatInfo(info)}\n`);
+        lastWrite = now;
+        if (done / total >= nextReport) nextReport = Math.floor((done / total) * 10 + 1) / 10;
       }
     },
     finish(info) {

@@ -2,6 +2,8 @@
  * Seeded pseudo-random numbers. One seed drives data, init and sampling: every consumer derives its
  * own stream with `deriveSeed(seed, ...labels)` so adding a consumer never shifts another's numbers.
  */
+import { MAX_SEED } from './env';
+import { WraplabError } from './errors';
 
 /** 32-bit FNV-1a over a string: stable across platforms and Node versions. */
 export function hashString(s: string): number {
@@ -15,7 +17,13 @@ export function hashString(s: string): number {
 
 /** A child seed for a named purpose (e.g. deriveSeed(seed, 'data', step)). */
 export function deriveSeed(seed: number, ...labels: (string | number)[]): number {
-  return hashString(`${seed >>> 0}/${labels.join('/')}`);
+  return hashString(`${checkedSeed(seed)}/${labels.join('/')}`);
+}
+
+/** Seeds are integers in 0..2^32-1; anything else would silently alias another seed's stream (4294967296 → 0). */
+function checkedSeed(seed: number): number {
+  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) throw new WraplabError(`seed must be an integer in 0..${MAX_SEED}, got ${seed}`);
+  return seed;
 }
 
 /** sfc32: small, fast, and good enough statistically for sampling data and initial weights. */
@@ -30,7 +38,7 @@ export class Rng {
     this.a = 0x9e3779b9;
     this.b = 0x243f6a88;
     this.c = 0xb7e15162;
-    this.d = seed >>> 0;
+    this.d = checkedSeed(seed);
     for (let i = 0; i < 15; i++) this.nextUint32();
   }
 

@@ -12,12 +12,13 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { canonicalJson, readJson, writeFileAtomic, writeJsonAtomic } from './fsutil';
-import { loadWeightsInto, saveModel } from './checkpoint';
+import { EnvError, RunFileError, WraplabError } from './errors';
+import { canonicalJson, ensureDir, readJson, removeStaleTempFiles, writeFileAtomic, writeJsonAtomic } from './fsutil';
+import { CheckpointError, readModelFile, saveModel } from './checkpoint';
 import type { Transformer } from './model';
 import type { MetricRow } from './metrics';
 import type { Optimizer } from './optim';
-import { decodeSafetensors, encodeSafetensors, SafeTensor } from './safetensors';
+import { decodeSafetensors, encodeSafetensors, SafeTensor, SafetensorsError } from './safetensors';
 
 /** The project root: the nearest folder above this file whose package.json is wraplab's. */
 export function projectRoot(): string {
@@ -40,6 +41,57 @@ export function projectRoot(): string {
 /** Where generated data lives: $WRAPLAB_DATA, else <project>/data. */
 export function dataDir(): string {
   return process.env.WRAPLAB_DATA ? path.resolve(process.env.WRAPLAB_DATA) : path.join(projectRoot(), 'data');
+}
+
+/** Creates `dir` under the data folder, naming WRAPLAB_DATA (and the fix) when that folder cannot hold it. */
+function ensureDataSubdir(dir: string): void {
+  try {
+    ensureDir(dir);
+  } catch (e) {
+    const why = (e as Error).message;
+    if (process.env.WRAPLAB_DATA && isInside(dir, dataDir())) {
+      throw new EnvError(`WRAPLAB_DATA=${process.env.WRAPLAB_DATA} cannot hold wraplab's runs (${why}); point it at a writable folder, or unset it to use ${path.join(projectRoot(), 'data')}`);
+    }
+    throw new WraplabError(`cannot create the run directory ${dir} (${why}); choose a writable place (--out, or WRAPLAB_DATA for the whole cache)`);
+  }
+}
+
+const isInside = (child: string, parent: string) => {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+};
+
+/**
+ * A run directory's JSON file, read for what it must hold: one RunFileError naming the file, what is wrong with it
+ * (empty, not JSON, the wrong shape) and the fix, instead of a bare "Unexpected end of JSON input".
+ */
+export function readRunJson<T>(file: string, check: (v: unknown) => string | null = isPlainObject, fix = 'delete it, or rerun with --force to recompute'): T {
+  const problem = runJsonProblem(file, check);
+  if (problem) throw new RunFileError(`${file} ${problem}; ${fix}`);
+  return readJson<T>(file);
+}
+
+/** Why `file` is not a usable run file ('is missing', 'is empty', …), or null. */
+export function runJsonProblem(file: string, check: (v: unknown) => string | null = isPlainObject): string | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+  if (text.trim() === '') return 'is empty (a write was cut short?)';
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return `is not valid JSON (${(e as Error).message})`;
+  }
+  const wrong = check(value);
+  return wrong ? `is damaged: ${wrong}` : null;
+}
+
+export function isPlainObject(v: unknown): string | null {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? null : `it holds ${Array.isArray(v) ? 'an array' : JSON.stringify(v)}, not an object`;
 }
 
 export function hashConfig(config: unknown): string {
@@ -70,7 +122,9 @@ export class Run {
   static open(config: unknown, opts: { root?: string; dir?: string } = {}): Run {
     const hash = hashConfig(config);
     const dir = opts.dir ?? path.join(opts.root ?? path.join(dataDir(), 'runs'), hash);
-    fs.mkdirSync(dir, { recursive: true });
+    ensureDataSubdir(dir);
+    removeStaleTempFiles(dir); // left by a process killed mid-write
+    removeStaleTempFiles(path.join(dir, 'checkpoint'));
     const configFile = path.join(dir, 'config.json');
     if (fs.existsSync(configFile)) {
       let existing: unknown;
@@ -80,7 +134,7 @@ export class Run {
         existing = undefined;
       }
       if (canonicalJson(existing) !== canonicalJson(config)) {
-        if (opts.dir) throw new Error(`${dir} holds a different run (config.json differs); choose another --out directory or delete it`);
+        if (opts.dir) throw new WraplabError(`${dir} holds a different run (config.json differs); choose another --out directory or delete it`);
         writeJsonAtomic(configFile, config); // a hash collision is practically impossible: treat as a damaged file
       }
     } else {
@@ -92,8 +146,8 @@ export class Run {
   /** Opens an existing run directory (e.g. one a notebook got from run). */
   static at(dir: string): Run {
     const configFile = path.join(dir, 'config.json');
-    if (!fs.existsSync(configFile)) throw new Error(`${dir} is not a run directory (no config.json)`);
-    return Run.open(readJson(configFile), { dir });
+    if (!fs.existsSync(configFile)) throw new RunFileError(`${dir} is not a run directory (no config.json)`);
+    return Run.open(readRunJson(configFile, isPlainObject, 'delete the run directory and rerun it'), { dir });
   }
 
   file(name: string): string {
@@ -104,12 +158,29 @@ export class Run {
     return this.file('results.json');
   }
 
+  /** Finished: results.json is there and readable. A damaged one (empty, cut short, not an object) is not finished. */
   get complete(): boolean {
-    return fs.existsSync(this.resultsFile);
+    return runJsonProblem(this.resultsFile) === null;
+  }
+
+  /** Why results.json is unusable although it exists (e.g. 'is empty …'), or null (absent or fine). */
+  get damagedResults(): string | null {
+    return fs.existsSync(this.resultsFile) ? runJsonProblem(this.resultsFile) : null;
   }
 
   readResults<T>(): T {
-    return readJson<T>(this.resultsFile);
+    return readRunJson<T>(this.resultsFile);
+  }
+
+  /**
+   * Deletes what a computation produced (results, final model, metrics, checkpoint), keeping config.json and the
+   * lock: what --force does before recomputing, so nothing stale (a truncated model, a resumable checkpoint) is reused.
+   */
+  clearOutputs(): void {
+    for (const name of fs.readdirSync(this.dir)) {
+      if (name === 'config.json' || name === 'lock') continue;
+      fs.rmSync(path.join(this.dir, name), { recursive: true, force: true });
+    }
   }
 
   writeResults(results: unknown): void {
@@ -180,16 +251,35 @@ export class Run {
   }
 
   /** Restores model + optimizer from the latest checkpoint; returns its step. */
+  /**
+   * Restores model + optimizer from the latest checkpoint; returns its step. Both files are read and checked before
+   * either is applied, so a damaged checkpoint (CheckpointError) leaves the model and optimizer as they were.
+   */
   loadCheckpoint(model: Transformer, optimizer: Optimizer): number {
     const state = this.checkpointState();
-    if (!state) throw new Error(`${this.dir} has no checkpoint`);
+    if (!state) throw new CheckpointError(`${this.dir} has no checkpoint`);
     const dir = this.file('checkpoint');
-    loadWeightsInto(model, path.join(dir, state.model));
+    const modelFile = readModelFile(path.join(dir, state.model));
+    if (canonicalJson(modelFile.config) !== canonicalJson(model.config)) throw new CheckpointError(`${path.join(dir, state.model)} holds a model of another config`);
     const optimFile = path.join(dir, state.optimizer);
-    const decoded = decodeSafetensors(fs.readFileSync(optimFile), optimFile);
+    let decoded;
+    try {
+      if (!fs.existsSync(optimFile)) throw new SafetensorsError(`${optimFile} does not exist`);
+      decoded = decodeSafetensors(fs.readFileSync(optimFile), optimFile);
+    } catch (e) {
+      if (e instanceof SafetensorsError) throw new CheckpointError(e.message);
+      throw e;
+    }
     const tensors: Record<string, Float32Array> = {};
     for (const [n, t] of Object.entries(decoded.tensors)) tensors[n] = t.data as Float32Array;
-    optimizer.setState({ step: state.optimizerStep, tensors });
+    const before = optimizer.getState();
+    try {
+      optimizer.setState({ step: state.optimizerStep, tensors });
+      model.setWeights(modelFile.weights, { strict: true });
+    } catch (e) {
+      optimizer.setState(before);
+      throw new CheckpointError(`${dir}: ${(e as Error).message}`);
+    }
     return state.step;
   }
 
@@ -206,7 +296,7 @@ export class Run {
     let announced = false;
     for (;;) {
       try {
-        fs.writeFileSync(file, JSON.stringify({ pid: process.pid, host: os.hostname() }), { flag: 'wx' });
+        fs.writeFileSync(file, JSON.stringify(lockOwner()), { flag: 'wx' });
         break;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -262,21 +352,53 @@ export function heartbeatLocks(): void {
   if (heldLocks.size > 0 && Date.now() - lastTouch >= LOCK_HEARTBEAT_MS) touchHeldLocks();
 }
 
+interface LockOwner {
+  pid: number;
+  host: string;
+  /** The kernel's boot and the process's start time (Linux /proc): with them a reused pid is told apart. */
+  boot?: string;
+  started?: string;
+}
+
+/** Linux: the boot id and a process's start time in clock ticks since boot (/proc/<pid>/stat field 22). */
+function processIdentity(pid: number): { boot?: string; started?: string } {
+  try {
+    const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // the command name may hold spaces
+    return { boot, started: fields[19] };
+  } catch {
+    return {};
+  }
+}
+
+function lockOwner(): LockOwner {
+  return { pid: process.pid, host: os.hostname(), ...processIdentity(process.pid) };
+}
+
 /**
- * On this host the holder's pid decides (a busy holder may not touch its lock for minutes: training steps are
- * synchronous, so timers wait). On another host (a shared file system) only the heartbeat can tell.
+ * On this host the holder's identity decides (a busy holder may not touch its lock for minutes: training steps are
+ * synchronous, so timers wait): the lock is stale when its pid is gone, is this very process (which would hold it
+ * in heldLocks), or is alive but another process — a reused pid after a restart, told by the boot id and the
+ * start time. On another host (a shared file system) only the heartbeat can tell.
  */
-function lockIsStale(file: string): boolean {
+export function lockIsStale(file: string): boolean {
   try {
     const age = Date.now() - fs.statSync(file).mtimeMs;
-    const owner = JSON.parse(fs.readFileSync(file, 'utf8')) as { pid: number; host: string };
+    const owner = JSON.parse(fs.readFileSync(file, 'utf8')) as LockOwner;
     if (owner.host !== os.hostname()) return age > 6 * LOCK_HEARTBEAT_MS;
+    if (owner.pid === process.pid) return !heldLocks.has(file);
     try {
       process.kill(owner.pid, 0);
-      return false;
     } catch (e) {
       return (e as NodeJS.ErrnoException).code !== 'EPERM';
     }
+    const now = processIdentity(owner.pid);
+    if (owner.boot && now.boot && owner.boot !== now.boot) return true;
+    if (owner.started && now.started && owner.started !== now.started) return true;
+    // A lock without an identity (written by an older wraplab, or off Linux): the heartbeat must be recent.
+    if (!owner.started && age > 6 * LOCK_HEARTBEAT_MS) return true;
+    return false;
   } catch {
     return !fs.existsSync(file) ? false : Date.now() - fs.statSync(file).mtimeMs > 5_000; // half-written by a killed holder
   }
@@ -286,10 +408,37 @@ function lockIsStale(file: string): boolean {
  * Runs `compute` once per config: later calls with the same config return the stored results.
  * `compute` gets the Run so it can checkpoint, log metrics and resume.
  */
-export async function cachedRun<T>(config: unknown, compute: (run: Run) => Promise<T>, opts: { root?: string; dir?: string; force?: boolean } = {}): Promise<{ run: Run; results: T; cached: boolean }> {
+export async function cachedRun<T>(
+  config: unknown,
+  compute: (run: Run) => Promise<T>,
+  opts: { root?: string; dir?: string; force?: boolean; check?: (v: unknown) => string | null } = {},
+): Promise<{ run: Run; results: T; cached: boolean }> {
+  const fresh = !fs.existsSync(opts.dir ?? path.join(opts.root ?? path.join(dataDir(), 'runs'), hashConfig(config)));
   const run = Run.open(config, opts);
-  if (run.complete && !opts.force) return { run, results: run.readResults<T>(), cached: true };
-  const results = await compute(run);
+  const check = opts.check ?? isPlainObject;
+  if (!opts.force && fs.existsSync(run.resultsFile)) {
+    const problem = runJsonProblem(run.resultsFile, check);
+    if (!problem) return { run, results: run.readResults<T>(), cached: true };
+    if (process.env.WRAPLAB_QUIET !== '1') console.error(`wraplab: ${run.resultsFile} ${problem}; recomputing the run`);
+  }
+  let results: T;
+  let finishedMeanwhile = false;
+  try {
+    results = await run.withLock(async () => {
+      if (!opts.force && runJsonProblem(run.resultsFile, check) === null) {
+        finishedMeanwhile = true; // another process computed it while we waited for the lock
+        return run.readResults<T>();
+      }
+      if (opts.force) run.clearOutputs(); // recompute for real: no stale model, checkpoint or results is reused
+      else fs.rmSync(run.resultsFile, { force: true }); // a damaged one
+      return compute(run);
+    });
+  } catch (e) {
+    // Nothing half-written: a run this call created and that failed before its first checkpoint leaves no directory.
+    if (fresh && !fs.existsSync(run.file('checkpoint'))) fs.rmSync(run.dir, { recursive: true, force: true });
+    throw e;
+  }
+  if (finishedMeanwhile) return { run, results, cached: true };
   run.writeResults(results);
   return { run, results, cached: false };
 }

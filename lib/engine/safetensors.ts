@@ -5,6 +5,7 @@
  * No maintained npm package writes safetensors from Node (checked: `safetensors` on npm is an empty 0.0.1),
  * and the format is simple enough to own with tests.
  */
+import { WraplabError } from './errors';
 
 export type SafetensorsDtype = 'F32' | 'I32';
 export interface SafeTensor {
@@ -20,7 +21,7 @@ export interface SafetensorsFile {
 const BYTES: Record<SafetensorsDtype, number> = { F32: 4, I32: 4 };
 const MAX_HEADER = 100 * 1024 * 1024;
 
-export class SafetensorsError extends Error {}
+export class SafetensorsError extends WraplabError {}
 
 export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata: Record<string, string> = {}): Buffer {
   const header: Record<string, unknown> = {};

@@ -13,7 +13,8 @@ import { createProgress } from './progress';
 import { deriveSeed } from './rng';
 import type { MetricRow, Metrics } from './metrics';
 import { heartbeatLocks, type Run } from './runs';
-import { loadWeightsInto, saveModel } from './checkpoint';
+import { CheckpointError, loadWeightsInto, saveModel } from './checkpoint';
+import { WraplabError } from './errors';
 import { writeJsonAtomic } from './fsutil';
 
 export const TrainConfigSchema = z
@@ -127,8 +128,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   try {
     let start = 0;
     if (run && run.checkpointStep() !== null) {
-      start = run.loadCheckpoint(model, optimizer);
-      run.truncateMetrics(start);
+      try {
+        start = run.loadCheckpoint(model, optimizer);
+        run.truncateMetrics(start);
+      } catch (e) {
+        if (!(e instanceof CheckpointError)) throw e;
+        // A damaged checkpoint (truncated by a full disk, a file deleted by hand): start over rather than refuse.
+        // loadCheckpoint changed nothing, so the model still holds its initial weights.
+        console.error(`wraplab: ${label}: discarding the unreadable checkpoint in ${run.file('checkpoint')} (${e.message}); training from step 0`);
+        run.clearCheckpoint();
+        run.truncateMetrics(-1);
+      }
     } else if (run) {
       run.truncateMetrics(-1);
     }
@@ -153,7 +163,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const forward = { ...opts.forward, training: true, dropoutSeed: deriveSeed(opts.seed, 'dropout', step) };
       const out = trainStep(model, optimizer, batch, lr, { trainable: opts.trainable, forward });
       loss = out.loss;
-      if (!Number.isFinite(loss)) throw new Error(`${label}: loss became ${loss} at step ${step + 1} (lr ${lr}); lower the learning rate`);
+      if (!Number.isFinite(loss)) throw new WraplabError(`${label}: loss became ${loss} at step ${step + 1} (lr ${lr}); lower the learning rate`);
       opts.onStep?.(step + 1, loss);
       heartbeatLocks(); // timers cannot fire inside this synchronous loop
       const done = step + 1;
@@ -192,8 +202,16 @@ export async function trainCached(opts: TrainOptions & { run: Run }): Promise<{ 
     const final = opts.run.file('model.safetensors');
     const doneMarker = opts.run.file('train-done.json');
     if (fs.existsSync(final) && fs.existsSync(doneMarker)) {
-      loadWeightsInto(opts.model, final);
-      return { metrics: opts.run.metrics(), cached: true };
+      try {
+        loadWeightsInto(opts.model, final);
+        return { metrics: opts.run.metrics(), cached: true };
+      } catch (e) {
+        if (!(e instanceof CheckpointError && e.damaged)) throw e;
+        // Training is deterministic: retraining rewrites the same file. loadWeightsInto changed nothing.
+        console.error(`wraplab: ${opts.label ?? 'train'}: retraining: ${e.message.split('; ')[0]}`);
+        fs.rmSync(doneMarker, { force: true });
+        fs.rmSync(final, { force: true });
+      }
     }
     const result = await train(opts);
     if (result.halted) throw new TrainingHalted(`${opts.label ?? 'train'} halted after ${opts.haltAfter} steps`);

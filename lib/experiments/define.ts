@@ -5,6 +5,7 @@
  * a misspelt or renamed key is a type error, not a run-time surprise.
  */
 import { z } from 'zod';
+import { WraplabError } from '../engine/errors';
 import type { Run } from '../engine/runs';
 import type { StageNode, StageResult } from './stage';
 
@@ -13,9 +14,7 @@ export type Preset = (typeof PRESETS)[number];
 export const DEFAULT_PRESET: Preset = 'laptop';
 
 /** A mistake in what the user asked for (unknown id, preset or key, bad value): exit code 2, no stack trace. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export class UsageError extends WraplabError {}
 
 export interface ExperimentContext {
   preset: Preset;

@@ -67,9 +67,12 @@ export function parseValue(raw: string): unknown {
 }
 
 /** `--set key.path=value` strings as one overrides object, keys checked against the schema. */
-export function parseSets(sets: readonly string[], schema?: z.ZodTypeAny): Record<string, unknown> {
+export function parseSets(sets: readonly string[] | string, schema?: z.ZodTypeAny): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const s of sets) {
+  const list = typeof sets === 'string' ? [sets] : sets; // one set given bare, not spread into characters
+  if (!Array.isArray(list)) throw new UsageError(`parseSets takes key=value strings, got ${JSON.stringify(sets)}`);
+  for (const s of list) {
+    if (typeof s !== 'string') throw new UsageError(`--set needs key=value strings, got ${JSON.stringify(s)}`);
     const eq = s.indexOf('=');
     if (eq <= 0) throw new UsageError(`--set needs key=value, got "${s}"`);
     setPath(out, s.slice(0, eq), parseValue(s.slice(eq + 1)), schema);

@@ -11,7 +11,8 @@
  */
 import * as fs from 'node:fs';
 import { initBackend, kernelsTag } from '../engine/backend';
-import { loadModel } from '../engine/checkpoint';
+import { CheckpointError, loadModel } from '../engine/checkpoint';
+import { RunFileError } from '../engine/errors';
 import type { Transformer } from '../engine/model';
 import { Run, hashConfig, type MetricRow } from '../engine/runs';
 
@@ -101,8 +102,13 @@ export class StageResult<R> {
 
   /** The stage's trained model, as a new Transformer (the caller disposes it). */
   loadModel(): Transformer {
-    if (!this.hasModel) throw new Error(`stage ${this.node.def.name} (${this.run.dir}) saved no model`);
-    return loadModel(this.run.file('model.safetensors')).model;
+    if (!this.hasModel) throw new RunFileError(`stage ${this.node.def.name} (${this.run.dir}) saved no model; delete that directory to recompute the stage`);
+    try {
+      return loadModel(this.run.file('model.safetensors')).model;
+    } catch (e) {
+      if (e instanceof CheckpointError && e.damaged) throw new CheckpointError(`stage ${this.node.def.name}: ${e.message.split('; ')[0]}; delete ${this.run.dir} to recompute the stage`, true);
+      throw e;
+    }
   }
 }
 

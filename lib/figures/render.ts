@@ -6,23 +6,24 @@
  */
 import * as fs from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
+import { WraplabError } from '../engine/errors';
 import type { Figure } from './figure';
 import { plotlyJs } from './figure';
 
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
 
-export class ChromiumMissingError extends Error {}
+export class ChromiumMissingError extends WraplabError {}
 
 export function findChromium(): string {
   const fromEnv = process.env.WRAPLAB_CHROMIUM || process.env.CHROME_PATH;
   if (fromEnv) {
-    if (!fs.existsSync(fromEnv)) throw new ChromiumMissingError(`WRAPLAB_CHROMIUM=${fromEnv} does not exist; point it at a Chromium/Chrome binary`);
+    if (!fs.existsSync(fromEnv)) throw new ChromiumMissingError(`WRAPLAB_CHROMIUM=${fromEnv} does not exist; point it at a Chromium/Chrome binary, or pass --no-images to skip PNG/SVG`);
     return fromEnv;
   }
   const found = CANDIDATES.find((p) => fs.existsSync(p));
   if (!found) {
     throw new ChromiumMissingError(
-      'PNG/SVG export needs Chromium: install it (Debian: `apt-get install chromium`) or set WRAPLAB_CHROMIUM=/path/to/chromium',
+      'PNG/SVG export needs Chromium: install it (Debian: `apt-get install chromium`) or set WRAPLAB_CHROMIUM=/path/to/chromium (or pass --no-images to skip PNG/SVG)',
     );
   }
   return found;
@@ -32,10 +33,22 @@ let session: Promise<{ browser: Browser; page: Page }> | null = null;
 
 async function openSession(): Promise<{ browser: Browser; page: Page }> {
   const { chromium } = require('playwright-core') as typeof import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: findChromium(),
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const executablePath = findChromium();
+  let browser: Browser;
+  try {
+    browser = await chromium.launch({
+      executablePath,
+      timeout: 60_000,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  } catch (e) {
+    // Playwright's message is a many-line launch log; the user needs the binary, the variable and the way out.
+    const first = (e as Error).message.split('\n').find((l) => l.trim() && !/^\s*=+/.test(l))?.trim() ?? 'it did not start';
+    const from = process.env.WRAPLAB_CHROMIUM ? 'WRAPLAB_CHROMIUM=' : process.env.CHROME_PATH ? 'CHROME_PATH=' : '';
+    throw new ChromiumMissingError(
+      `${from}${executablePath} could not be started as headless Chromium (${first.slice(0, 200)}); point WRAPLAB_CHROMIUM at a working Chromium/Chrome, install Debian's chromium, or pass --no-images to skip PNG/SVG`,
+    );
+  }
   const page = await browser.newPage();
   await page.setContent('<!DOCTYPE html><html><body><div id="fig"></div></body></html>');
   await page.addScriptTag({ content: plotlyJs() });

@@ -3,6 +3,7 @@
  * tables. Regenerating several sets schedules all their runs as one graph first (shared stages once, both cores
  * busy), then draws each set. No Jupyter involved.
  */
+import { UsageError } from '../experiments/define';
 import * as path from 'node:path';
 import { projectRoot } from '../engine/runs';
 import type { Preset } from '../experiments/define';
@@ -189,7 +190,7 @@ export interface GenerateOptions {
 export async function generateFigures(opts: GenerateOptions): Promise<string[]> {
   const chosen = listFigureSets().filter((s) => matchesPattern(s, opts.only));
   if (chosen.length === 0) {
-    throw new Error(`no figure set matches "${opts.only}"; known: ${listFigureSets().map((s) => `${s.id} (${s.group})`).join(', ')}`);
+    throw new UsageError(`no figure set matches "${opts.only}"; known: ${listFigureSets().map((s) => `${s.id} (${s.group})`).join(', ')}`);
   }
   const dir = opts.outDir ?? figuresDir(opts.preset);
   const written: string[] = [];

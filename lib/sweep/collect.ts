@@ -5,7 +5,7 @@
  * flattened to scalar columns (`a.b` for nested objects; arrays are left out: read them from the run).
  */
 import * as path from 'node:path';
-import { readJson } from '../engine/fsutil';
+import { isPlainObject, readRunJson } from '../engine/runs';
 import { DataFrame, saveTable, toDataFrame } from '../figures/table';
 import { SweepStatus, TaskStatus, sweepStatus } from './status';
 import { SweepSpec } from './spec';
@@ -34,7 +34,7 @@ export function resultRow(status: TaskStatus): ResultRow {
   const row: ResultRow = { task: t.index, experiment: t.experiment, preset: t.preset, seed: t.seed };
   for (const [k, v] of Object.entries(t.varying)) row[k] = cellOf(v);
   row.run = t.hash;
-  const stored = readJson<{ results?: unknown }>(path.join(t.runDir, 'results.json'));
+  const stored = readRunJson<{ results?: unknown }>(path.join(t.runDir, 'results.json'), isPlainObject, 'rerun the sweep (wraplab sweep run) to recompute it');
   for (const [k, v] of Object.entries(flattenScalars(stored.results ?? {}))) row[k in row ? `results.${k}` : k] = v;
   return row;
 }

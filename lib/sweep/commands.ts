@@ -10,11 +10,10 @@ import { defaultJobs } from './pool';
 import { submitSweep } from './slurm';
 import { SweepFlags, specFromCli, taskLabel } from './spec';
 import { formatStatus, sweepStatus } from './status';
+import { WraplabError } from '../engine/errors';
 
 /** Some runs of a sweep failed (after every other run was given its chance). */
-export class SweepFailedError extends Error {
-  override name = 'SweepFailedError';
-}
+export class SweepFailedError extends WraplabError {}
 
 const repeat = (value: string, previous: string[]) => [...previous, value];
 

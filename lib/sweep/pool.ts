@@ -10,6 +10,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { envInt } from '../engine/env';
 import { writeJsonAtomic } from '../engine/fsutil';
 import { dataDir, projectRoot } from '../engine/runs';
 import { localLogFile, readMarker } from './plan';
@@ -49,12 +50,8 @@ export interface PoolOptions<T extends WorkerTask = WorkerTask> {
 
 /** $WRAPLAB_JOBS, else the number of cores. */
 export function defaultJobs(): number {
-  const env = process.env.WRAPLAB_JOBS;
-  if (env !== undefined && env !== '') {
-    if (!/^\d+$/.test(env) || Number(env) < 1) throw new Error(`WRAPLAB_JOBS must be a positive integer, got "${env}"`);
-    return Number(env);
-  }
-  return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+  const cores = Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+  return envInt('WRAPLAB_JOBS', cores, { min: 1, max: 1024 });
 }
 
 /**
@@ -63,7 +60,8 @@ export function defaultJobs(): number {
  * run slower than 1 worker). An explicit WRAPLAB_WASM_THREADS wins.
  */
 export function wasmThreadsPerWorker(jobs: number): string {
-  return process.env.WRAPLAB_WASM_THREADS || String(Math.max(1, Math.floor(os.cpus().length / Math.max(1, jobs))));
+  if (process.env.WRAPLAB_WASM_THREADS) return String(envInt('WRAPLAB_WASM_THREADS', 1, { min: 1, max: 256 })); // checked here, not in N workers
+  return String(Math.max(1, Math.floor(os.cpus().length / Math.max(1, jobs))));
 }
 
 function runOne<T extends WorkerTask>(tasksFile: string, position: number, task: T, dir: string, jobs: number, opts: PoolOptions<T>): Promise<TaskResult<T>> {

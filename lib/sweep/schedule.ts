@@ -19,6 +19,7 @@ import { ensureStage, stageClosure } from '../experiments/stage';
 import { sweepsRoot } from './plan';
 import { defaultJobs, runPool, type TaskResult } from './pool';
 import { isDone, runTask, stageTask, type WorkerTask } from './tasks';
+import { WraplabError } from '../engine/errors';
 
 /** A task of the graph: what to run, what it waits for, what it costs. */
 export interface WorkItem {
@@ -30,9 +31,7 @@ export interface WorkItem {
   execute: () => Promise<void>;
 }
 
-export class ScheduleError extends Error {
-  override name = 'ScheduleError';
-}
+export class ScheduleError extends WraplabError {}
 
 /** Every run and stage that `runs` need and the cache lacks, each once, parents before children. */
 export function planWork(runs: readonly { resolved: ResolvedRun; overrides: Record<string, unknown>; label?: string }[]): WorkItem[] {

@@ -142,7 +142,26 @@ export interface SubmitResult {
   inFlight: number;
 }
 
+/**
+ * Checks every option that lands in the job script before anything is written: a newline or a stray character in a
+ * `#SBATCH` line would silently become a shell command or a different directive.
+ */
+export function checkSlurmOptions(opts: SlurmOptions): void {
+  const bad = (flag: string, value: string, wants: string) => {
+    throw new UsageError(`${flag} ${JSON.stringify(value)} is not ${wants}`);
+  };
+  // Slurm's time formats: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S.
+  if (opts.time !== undefined && !/^(\d+(:\d{1,2}){0,2}|\d+-\d{1,2}(:\d{1,2}){0,2})$/.test(opts.time)) bad('--time', opts.time, 'a Slurm time limit (30, 2:00:00, 1-00:00:00)');
+  if (opts.mem !== undefined && !/^\d+[KMGT]?$/i.test(opts.mem)) bad('--mem', opts.mem, 'a Slurm memory size (8G, 16000M)');
+  if (opts.partition !== undefined && !/^[A-Za-z0-9_.,-]+$/.test(opts.partition)) bad('--partition', opts.partition, 'a partition name (letters, digits, _ . , -)');
+  if (opts.gpus !== undefined && !/^([A-Za-z0-9_.-]+:)?\d+$/.test(opts.gpus)) bad('--gpus', opts.gpus, 'a GPU count (1, a100:2)');
+  if (opts.backend !== undefined && !['tensorflow', 'wasm', 'cpu'].includes(opts.backend)) bad('--backend', opts.backend, 'one of tensorflow, wasm, cpu');
+  for (const x of opts.extra ?? []) if (!/^--?[A-Za-z][A-Za-z0-9-]*(=[^\n\r]*)?$/.test(x) || /[\n\r]/.test(x)) bad('--sbatch', x, 'one sbatch option such as --account=lab (on one line)');
+  if (opts.node !== undefined && /[\n\r]/.test(opts.node)) bad('node', opts.node, 'a path on one line');
+}
+
 export function submitSweep(spec: SweepSpec, opts: SlurmOptions = {}): SubmitResult {
+  checkSlurmOptions(opts);
   const plan = planSweep(spec);
   const seen = new Set<string>();
   const unique = plan.tasks.filter((t) => (seen.has(t.hash) ? false : (seen.add(t.hash), true)));

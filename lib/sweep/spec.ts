@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { MAX_SEED, parseStrictInt } from '../engine/env';
 import { getExperiment } from '../experiments/catalog';
 import { PRESETS, UsageError } from '../experiments/define';
 import { deepMerge, parseSets, parseValue, unflattenOverrides } from '../experiments/overrides';
@@ -24,7 +25,7 @@ export const SweepSpecSchema = z
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').optional(),
     experiment: z.string().min(1),
     preset: z.enum(PRESETS),
-    seeds: z.array(z.number().int().min(0)).min(1).default([0]),
+    seeds: z.array(z.number().int().min(0).max(MAX_SEED, `a seed is at most ${MAX_SEED}`)).min(1).default([0]),
     /** Cartesian product: every key's values against every other key's. */
     grid: z.record(z.array(GridValue).min(1, 'a grid key needs at least one value')).default({}),
     /** Explicit override sets, each crossed with the grid (for combinations a grid cannot express). */
@@ -76,17 +77,24 @@ export function loadSweepSpec(file: string): SweepSpec {
   return parseSweepSpec(raw, path.basename(file).replace(/\.json$/i, ''));
 }
 
+function seedOf(digits: string, part: string): number {
+  const parsed = parseStrictInt(digits, { min: 0, max: MAX_SEED });
+  if ('problem' in parsed) throw new UsageError(`--seeds: ${part} is out of range (a seed is an integer in 0..${MAX_SEED})`);
+  return parsed.value;
+}
+
 /** Parses `1,2,5` and `0-3` (and mixes: `0-2,7`) into seeds. */
 export function parseSeeds(text: string): number[] {
   const seeds: number[] = [];
   for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
     const range = /^(\d+)-(\d+)$/.exec(part);
     if (range) {
-      const [lo, hi] = [Number(range[1]), Number(range[2])];
+      const [lo, hi] = [seedOf(range[1], part), seedOf(range[2], part)];
       if (hi < lo) throw new UsageError(`--seeds range ${part} is empty`);
+      if (hi - lo >= 100_000) throw new UsageError(`--seeds range ${part} has ${hi - lo + 1} seeds; a sweep takes at most 100000`);
       for (let s = lo; s <= hi; s++) seeds.push(s);
     } else if (/^\d+$/.test(part)) {
-      seeds.push(Number(part));
+      seeds.push(seedOf(part, part));
     } else {
       throw new UsageError(`--seeds takes non-negative integers and ranges like 0-3, got "${part}"`);
     }

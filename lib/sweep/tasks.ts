@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend } from '../engine/backend';
-import { dataDir } from '../engine/runs';
+import { dataDir, isPlainObject, runJsonProblem } from '../engine/runs';
 import { getExperiment, getStage } from '../experiments/catalog';
 import { run } from '../experiments/run';
 import { ensureStage, stageNode, type StageNode } from '../experiments/stage';
@@ -39,9 +39,17 @@ export type WorkerTask = RunTask | StageTask;
 /** The run directory of a hash in the shared cache. */
 export const cacheDir = (hash: string) => path.join(dataDir(), 'runs', hash);
 
-export function isDone(task: { runDir: string }): boolean {
-  return fs.existsSync(path.join(task.runDir, 'results.json'));
+/** Finished: results.json is there and readable (an empty or cut-short one is not done: the run recomputes it). */
+export function isDone(task: { runDir: string; kind?: string }): boolean {
+  return runJsonProblem(path.join(task.runDir, 'results.json'), task.kind === 'stage' ? isPlainObject : holdsRunResults) === null;
 }
+
+const holdsRunResults = (v: unknown): string | null => {
+  const wrong = isPlainObject(v);
+  if (wrong) return wrong;
+  const r = (v as { results?: unknown }).results;
+  return r !== null && typeof r === 'object' ? null : 'its "results" are missing';
+};
 
 export function runTask(r: ResolvedRun, overrides: Record<string, unknown>, label?: string): RunTask {
   return { kind: 'run', experiment: r.experiment.id, preset: r.preset, seed: r.seed, overrides, hash: r.hash, runDir: r.out ?? cacheDir(r.hash), label: label ?? `${r.experiment.id} ${r.hash}` };

@@ -25,7 +25,7 @@ test('bad input exits non-zero with one clear message', () => {
     [['run', 'demo-sort', '--preset', 'huge'], /unknown preset "huge"/],
     [['run', 'demo-sort', '--preset', 'smoke', '--set', 'model.bogus=1'], /unknown config key "model.bogus"/],
     [['run', 'demo-sort', '--preset', 'smoke', '--set', 'train.steps=abc'], /train.steps/],
-    [['run', 'demo-sort', '--seed', 'x'], /--seed must be a non-negative integer/],
+    [["run", "demo-sort", "--seed", "x"], /--seed must be an integer in 0..4294967295/],
     [['figures', '--only', 'no-such-figure', '--no-images'], /no figure set matches/],
     [['frobnicate'], /unknown command/],
   ];

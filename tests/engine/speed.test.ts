@@ -137,7 +137,7 @@ test('bench helpers: deterministic batch, percentiles, thread setting', () => {
     process.env.WRAPLAB_WASM_THREADS = '3';
     assert.equal(wasmThreadsWanted(), 3);
     process.env.WRAPLAB_WASM_THREADS = 'two';
-    assert.throws(() => wasmThreadsWanted(), /positive integer/);
+    assert.throws(() => wasmThreadsWanted(), /WRAPLAB_WASM_THREADS="two" must be an integer/);
   } finally {
     if (saved === undefined) delete process.env.WRAPLAB_WASM_THREADS;
     else process.env.WRAPLAB_WASM_THREADS = saved;

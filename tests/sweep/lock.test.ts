@@ -47,7 +47,11 @@ test('the lock is re-entrant within a process and released when fn throws', asyn
 
 test('a live holder on this host keeps its lock however old its heartbeat (training steps block timers)', async () => {
   const run = freshRun();
-  writeLock(run, { pid: process.ppid, host: os.hostname() });
+  // What a live wraplab holder writes: its pid with the boot id and its start time, which tell it from a reused pid.
+  const stat = fs.readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
+  const started = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  writeLock(run, { pid: process.ppid, host: os.hostname(), boot, started } as never);
   const old = new Date(Date.now() - 10 * 60_000);
   fs.utimesSync(run.file('lock'), old, old);
   setTimeout(() => fs.rmSync(run.file('lock')), 600);

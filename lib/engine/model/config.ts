@@ -4,6 +4,7 @@
  * config written before a knob existed resolves to the same model, parameter names and initial weights.
  */
 import { z } from 'zod';
+import { WraplabError } from '../errors';
 
 export const NORM_KINDS = ['layernorm', 'rmsnorm', 'none'] as const;
 /** 'gelu' is GELU's tanh approximation (GPT-2's gelu_new, PyTorch approximate='tanh'); 'gelu_erf' the exact one. */
@@ -87,9 +88,7 @@ export const GPT_MINI: Omit<ModelConfig, 'vocabSize'> = {
   initStd: 0.02,
 };
 
-export class ModelConfigError extends Error {
-  override name = 'ModelConfigError';
-}
+export class ModelConfigError extends WraplabError {}
 
 /** Fills every default and checks the config as a whole; throws one ModelConfigError naming each problem. */
 export function resolveModelConfig(partial: ModelConfigInput): ResolvedModelConfig {

@@ -20,6 +20,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { envInt } from '../env';
+import { EnvError } from '../errors';
 
 export type NativeMode = 'auto' | 'on' | 'off';
 
@@ -75,16 +77,12 @@ export function nativeMode(): NativeMode {
   if (v === '' || v === 'auto') return 'auto';
   if (v === 'on' || v === '1' || v === 'true') return 'on';
   if (v === 'off' || v === '0' || v === 'false') return 'off';
-  throw new Error(`WRAPLAB_NATIVE=${process.env.WRAPLAB_NATIVE} is not one of auto, on, off (or unset it)`);
+  throw new EnvError(`WRAPLAB_NATIVE=${process.env.WRAPLAB_NATIVE} is not one of auto, on, off (or unset it)`);
 }
 
 /** A thread count from the environment: `fallback` when unset, else a positive integer or one clear error. */
 export function threadsFromEnv(name: string, fallback: number): number {
-  const env = process.env[name];
-  if (env === undefined || env === '') return fallback;
-  const n = Number(env);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}=${env} must be a positive integer`);
-  return n;
+  return envInt(name, fallback, { min: 1, max: 256 });
 }
 
 export const blasThreadsWanted = (): number => threadsFromEnv('WRAPLAB_BLAS_THREADS', 1);
@@ -184,7 +182,7 @@ export function nativeChoice(): NativeChoice {
   if (mode === 'off') return (choice = { blas: null, blasReason: 'WRAPLAB_NATIVE=off', c: null, cReason: 'WRAPLAB_NATIVE=off' });
   const blas = loadBlas(blasThreadsWanted());
   const c = loadCKernels();
-  if (mode === 'on' && typeof blas === 'string') throw new Error(`WRAPLAB_NATIVE=on but no BLAS loaded: ${blas}`);
+  if (mode === 'on' && typeof blas === 'string') throw new EnvError(`WRAPLAB_NATIVE=on but no BLAS loaded: ${blas}; install OpenBLAS (scripts/install.sh) or set WRAPLAB_NATIVE=auto`);
   if (mode === 'on' && typeof c === 'string') throw new Error(`WRAPLAB_NATIVE=on but the C kernels did not load: ${c}`);
   return (choice = {
     blas: typeof blas === 'string' ? null : blas,

@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { Rng } from '../../engine/rng';
 import { FEATURES, Feature, TinyStory, isFeature, splitSentences } from './types';
 import { featureText } from './format';
+import { WraplabError } from '../../engine/errors';
 
 export const TINYSTORIES_URL =
   'https://huggingface.co/datasets/roneneldan/TinyStories/resolve/main/TinyStories_all_data.tar.gz';
@@ -29,7 +30,7 @@ export interface TinyStoriesRecord {
   source?: string;
 }
 
-export class TinyStoriesSchemaError extends Error {
+export class TinyStoriesSchemaError extends WraplabError {
   constructor(where: string, problem: string) {
     super(`${where}: ${problem} (expected a TinyStories all-data record: {story: string, `
       + `instruction: {words: string[], features: (${FEATURES.join('|')})[]}, summary: string})`);
