@@ -23,7 +23,7 @@ import {
   sopSpace,
   SpecialDirections,
 } from './blocks';
-import { buildGraph, ProgramGraph } from './graph';
+import { buildGraph, ProgramGraph, TracrCompileError } from './graph';
 import { ResidualLayout, SOpLayout, WrittenBy } from './layout';
 import { AnySOp, MaybeValue, Select, SOp, Value } from './rasp';
 import { Schedule, ScheduleNode, scheduleNodes } from './schedule';
@@ -124,7 +124,10 @@ export class CompiledProgram {
 
   /** Tokens of ids (inverse of encode, BOS/PAD included). */
   decodeTokens(ids: readonly number[]): Value[] {
-    return ids.map((i) => this.tokenOfId[i]);
+    return ids.map((i) => {
+      if (!Number.isInteger(i) || i < 0 || i >= this.tokenOfId.length) throw new TracrCompileError(`decodeTokens: id ${i} is outside the vocabulary 0..${this.tokenOfId.length - 1}`);
+      return this.tokenOfId[i];
+    });
   }
 
   /** The output value one row of logits stands for: argmax (categorical) or the scalar (numerical). */

@@ -7,6 +7,7 @@
  *   sequenceMap = f over the product; categorical aggregate = its input's set;
  *   numerical aggregate of 0/1 values = every fraction j/k (k = 1..N), and 0 (the default).
  */
+import { WraplabError } from '../../engine/errors';
 import { compareValues } from './basis';
 import { AnyExpr, AnySOp, Select, SOp, Value } from './rasp';
 
@@ -25,7 +26,17 @@ export interface ProgramGraph {
 }
 
 /** Walks the program from its output, checks it is compilable, and infers value sets. */
+/** A program the compiler cannot turn into weights that compute exactly what `evaluate` computes. */
+export class TracrCompileError extends WraplabError {}
+
+const SOP_KINDS = ['tokens', 'indices', 'map', 'sequence_map', 'aggregate', 'selector_width'];
+
 export function buildGraph(program: SOp, opts: GraphOptions): ProgramGraph {
+  const p = program as unknown as { kind?: unknown; label?: unknown } | null;
+  if (!p || typeof p !== 'object' || !SOP_KINDS.includes(p.kind as string)) {
+    const what = p && typeof p === 'object' && p.kind === 'select' ? `a Select (${String(p.label)})` : p === null ? 'null' : typeof p === 'object' ? `an object of kind ${JSON.stringify(p.kind)}` : `${typeof p} ${JSON.stringify(p)}`;
+    throw new TracrCompileError(`compile needs an S-Op (tokens, indices, map, sequenceMap, aggregate, selectorWidth) as the program, got ${what}; a Select becomes an S-Op through aggregate(...) or selectorWidth(...)`);
+  }
   const order: AnyExpr[] = [];
   const seen = new Set<AnyExpr>();
   const visit = (e: AnyExpr): void => {
@@ -74,6 +85,14 @@ export function buildGraph(program: SOp, opts: GraphOptions): ProgramGraph {
         values = get(s.first).flatMap((x) => get(s.second).map((y) => s.f(x, y))).filter(notNull);
         break;
       case 'aggregate':
+        if (s.encoding === 'numerical' && !get(s.sop).every((v) => v === 0 || v === 1)) {
+          // A mean over values other than 0/1 can take values outside any set this compiler tracks (2 and 0 average
+          // to 0.5, 0.667, ...), so later MLPs would read it wrongly. Tracr's validator flags the same.
+          throw new TracrCompileError(
+            `${s.label}: a numerical aggregate averages only 0/1 values, but ${s.sop.label} takes ${JSON.stringify(get(s.sop))}; ` +
+              'map its input to 0/1 first (e.g. numerical(map(x => x === v ? 1 : 0, ...))) and scale after the aggregate',
+          );
+        }
         values = s.encoding === 'categorical' ? get(s.sop) : numericalAggregateValues(get(s.sop), N);
         break;
     }
@@ -84,39 +103,33 @@ export function buildGraph(program: SOp, opts: GraphOptions): ProgramGraph {
 
 function validateSelect(s: Select): void {
   for (const side of [s.keys, s.queries]) {
-    if (side.encoding !== 'categorical') throw new Error(`${s.label}: keys and queries must be categorical (${side.label} is numerical)`);
+    if (side.encoding !== 'categorical') throw new TracrCompileError(`${s.label}: keys and queries must be categorical (${side.label} is numerical)`);
   }
 }
 
 function validateSOp(s: AnySOp): void {
   if (s.kind === 'tokens' || s.kind === 'indices') {
-    if (s.encoding !== 'categorical') throw new Error(`${s.label} must stay categorical`);
+    if (s.encoding !== 'categorical') throw new TracrCompileError(`${s.label} must stay categorical`);
   }
-  if (s.kind === 'selector_width' && s.encoding !== 'categorical') throw new Error(`${s.label}: selectorWidth output must be categorical`);
+  if (s.kind === 'selector_width' && s.encoding !== 'categorical') throw new TracrCompileError(`${s.label}: selectorWidth output must be categorical`);
   if (s.kind === 'sequence_map') {
     if (s.first.encoding !== 'categorical' || s.second.encoding !== 'categorical') {
-      throw new Error(`${s.label}: sequenceMap inputs must be categorical`);
+      throw new TracrCompileError(`${s.label}: sequenceMap inputs must be categorical`);
     }
   }
   if (s.kind === 'aggregate') {
-    if (s.encoding !== s.sop.encoding) throw new Error(`${s.label}: aggregate encoding must match its input's`);
-    if (s.encoding === 'categorical' && s.defaultValue !== null) throw new Error(`${s.label}: a categorical aggregate's default must be null`);
-    if (s.encoding === 'numerical' && s.defaultValue !== 0) throw new Error(`${s.label}: a numerical aggregate's default must be 0`);
+    if (s.encoding !== s.sop.encoding) throw new TracrCompileError(`${s.label}: aggregate encoding must match its input's`);
+    if (s.encoding === 'categorical' && s.defaultValue !== null) throw new TracrCompileError(`${s.label}: a categorical aggregate's default must be null`);
+    if (s.encoding === 'numerical' && s.defaultValue !== 0) throw new TracrCompileError(`${s.label}: a numerical aggregate's default must be 0`);
+
   }
 }
 
-/**
- * Means a numerical head can output. For 0/1 inputs: every j/k. Otherwise the input values and 0 —
- * exact only when each query selects at most one key (Tracr's validator flags other uses).
- */
-function numericalAggregateValues(input: Value[], N: number): Value[] {
-  const nums = input.map(Number);
-  if (nums.every((v) => v === 0 || v === 1)) {
-    const out: number[] = [0];
-    for (let k = 1; k <= N; k++) for (let j = 0; j <= k; j++) out.push(j / k);
-    return out;
-  }
-  return [0, ...nums];
+/** Means a numerical head can output over 0/1 inputs (the only ones buildGraph admits): every j/k, and 0. */
+function numericalAggregateValues(_input: Value[], N: number): Value[] {
+  const out: number[] = [0];
+  for (let k = 1; k <= N; k++) for (let j = 0; j <= k; j++) out.push(j / k);
+  return out;
 }
 
 function range(n: number): number[] {

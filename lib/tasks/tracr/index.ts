@@ -4,7 +4,7 @@ export { evaluate, evaluateAll, AmbiguousAggregateError } from './evaluate';
 export type { EvalOptions } from './evaluate';
 export { Space, NamedMatrix, dir, dirKey, dirToString, compareDirections, compareValues } from './basis';
 export type { Direction } from './basis';
-export { buildGraph, sortUnique } from './graph';
+export { TracrCompileError, buildGraph, sortUnique } from './graph';
 export type { ProgramGraph, GraphOptions } from './graph';
 export * from './blocks';
 export { scheduleNodes } from './schedule';
