@@ -1,0 +1,71 @@
+/**
+ * Fault injection (issue 14): SIGKILL sweep workers at seeded random moments — while they start, train, checkpoint
+ * and write results — at least 20 times, rerunning the sweep after each round, until it finishes. The collected
+ * results must equal an unbroken sweep's, byte for byte, with no temp file left behind.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Rng } from '../../lib/engine/rng';
+import { collectSweep, parseSweepSpec, runSweep } from '../../lib/sweep';
+
+process.env.WRAPLAB_QUIET = '1';
+
+const spec = () =>
+  parseSweepSpec({
+    name: 'faults',
+    experiment: 'demo-sort',
+    preset: 'smoke',
+    seeds: [0, 1],
+    grid: { 'train.batchSize': [8, 16] },
+    sets: ['train.steps=40', 'train.checkpointEvery=5', 'train.evalEvery=20', 'evalSize=16', 'model.dModel=16'],
+  });
+
+function tempFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...tempFiles(p));
+    else if (/\.tmp-\d+-\d+$/.test(e.name)) out.push(p);
+  }
+  return out;
+}
+
+const resultsOf = (rows: Record<string, unknown>[]) => rows.map((r) => JSON.stringify(r)).sort();
+
+test('20+ random SIGKILLs across a sweep: the collected results equal an unbroken sweep', async () => {
+  process.env.WRAPLAB_DATA = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-faults-clean-'));
+  const clean = await runSweep(spec(), { jobs: 2 });
+  assert.equal(clean.failed.length, 0);
+  const expected = collectSweep(spec());
+  const expectedFiles = expected.status.tasks.map((t) => fs.readFileSync(path.join(t.task.runDir, 'results.json'), 'utf8'));
+
+  const data = (process.env.WRAPLAB_DATA = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-faults-killed-')));
+  const rng = new Rng(14);
+  let kills = 0;
+  let rounds = 0;
+  for (let round = 0; round < 60; round++) {
+    rounds++;
+    const summary = await runSweep(spec(), {
+      jobs: 2,
+      onStart: (_task, child) => {
+        if (kills >= 24) return;
+        // Between 0.2 s (still loading) and 4 s (training, checkpointing or writing results).
+        const timer = setTimeout(() => {
+          if (child.exitCode === null && child.kill('SIGKILL')) kills++;
+        }, 200 + rng.next() * 3800);
+        child.once('exit', () => clearTimeout(timer));
+      },
+    });
+    if (summary.failed.length === 0 && kills >= 20) break;
+  }
+  assert.ok(kills >= 20, `${kills} kills`);
+  console.log(`fault injection: ${kills} SIGKILLs over ${rounds} sweep rounds`);
+  const got = collectSweep(spec());
+  assert.equal(got.rows.length, expected.rows.length);
+  assert.deepEqual(resultsOf(got.rows), resultsOf(expected.rows));
+  got.status.tasks.forEach((t, i) => assert.equal(fs.readFileSync(path.join(t.task.runDir, 'results.json'), 'utf8'), expectedFiles[i], t.task.runDir));
+  assert.deepEqual(tempFiles(path.join(data, 'runs')), [], 'no temp file survives');
+});
