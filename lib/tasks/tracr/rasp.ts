@@ -15,6 +15,21 @@ export type MaybeValue = Value | null;
 /** categorical: one-hot over the value set (one residual direction per value); numerical: one scalar direction. */
 export type Encoding = 'categorical' | 'numerical';
 
+/**
+ * A program the compiler cannot turn into exact weights. `label` names the offending expression (or
+ * describes what was passed), `rule` is the validator rule it breaks (see validate.ts).
+ */
+export class TracrCompileError extends Error {
+  constructor(
+    readonly label: string,
+    readonly rule: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TracrCompileError';
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Python-like comparisons
 
