@@ -142,6 +142,10 @@ test('value-set rules: bad map results, throwing functions and predicates, mixed
   const twins = map((x) => (x === 'a' ? true : 1), tokens).named('twins');
   assert.match(rejects(twins, 'python-equal-values', 'twins'), /both true and 1/);
   rejects(map(() => null, tokens).named('nothing'), 'empty-output', 'nothing');
+  const holey = numerical(map((x) => (x === 'a' ? 1 : null), tokens)).named('holey');
+  assert.match(rejects(holey, 'numerical-none', 'holey'), /returns null on input "b".*holds None as 0/);
+  const holeyPair = sequenceMap((x, i) => (Number(i) > 2 ? null : 1), tokens, indices, 'numerical').named('holey_pair');
+  assert.match(rejects(holeyPair, 'numerical-none', 'holey_pair'), /on input "a", 3/);
   const close = numerical(map((x) => (x === 'a' ? 0 : 0.001), tokens)).named('close');
   const read = map((x) => Number(x) > 0, close).named('read');
   assert.match(rejects(read, 'discretising-gap', 'read'), /as close as 0\.001.*at least 2000/);
@@ -205,6 +209,13 @@ test('validate(program, inputs): the ambiguous categorical aggregate of Max-iden
   );
   assert.match(findings[0].message, /selects 2 keys with different values \["c","a"\]/);
   assert.deepEqual(validate(makeCounter('a'), allSequences(['a', 'b'], 3)), []);
+  // None among the selected values is a value of its own (the head would scale the others down).
+  const firstIsA = map((x) => (x === 'a' ? 'a' : null), tokens).named('first_is_a');
+  const readAll = aggregate(select(indices, indices, Comparison.TRUE), firstIsA).named('read_all');
+  assert.deepEqual(validate(readAll, [['a', 'a']]), []);
+  const mixed = validate(readAll, [['a', 'b']]);
+  assert.deepEqual(mixed.map((f) => [f.rule, f.label, f.position]), [['ambiguous-aggregate', 'read_all', 0], ['ambiguous-aggregate', 'read_all', 1]]);
+  assert.match(mixed[0].message, /\["a",null\]/);
   // Static problems come back as findings too (here with vocab and length taken from the inputs).
   const twos = numerical(map((x) => (x === 'a' ? 2 : 0), tokens));
   const mean = numerical(aggregate(select(tokens, tokens, Comparison.TRUE), twos));

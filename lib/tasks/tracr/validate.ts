@@ -30,6 +30,7 @@ export type ValidationRule =
   | 'bad-value'
   | 'predicate-throws'
   | 'numerical-non-number'
+  | 'numerical-none'
   | 'python-equal-values'
   | 'empty-output'
   | 'numerical-aggregate-not-01'
@@ -82,12 +83,15 @@ export function validate(
   const maxSeqLen = opts.maxSeqLen ?? Math.max(1, ...inputs.map((xs) => xs.length));
   const { findings, graph } = staticFindings(program, { ...opts, vocab, maxSeqLen });
   if (!graph) return findings;
-  // An aggregate already rejected statically is not reported again at every input.
+  // What was rejected statically is not reported again at every input.
   const reported = new Set(findings.map((f) => `${f.label}\n${f.rule}`));
   const aggregates = graph.sops.filter((s): s is AggregateSOp => s.kind === 'aggregate');
+  // Where None enters a numerical S-Op from a categorical one (numerical inputs carry it on).
+  const entries = graph.sops.filter((s) => s.encoding === 'numerical' && s.children().every((c) => c instanceof SOp && c.encoding === 'categorical'));
   for (const input of inputs) {
     const trace = evaluateTrace(program, input, { causal: opts.causal });
-    for (const a of aggregates) findings.push(...aggregateFindings(a, trace, input).filter((f) => !reported.has(`${f.label}\n${f.rule}`)));
+    const dynamic = [...aggregates.flatMap((a) => aggregateFindings(a, trace, input)), ...entries.flatMap((s) => noneFindings(s, trace, input))];
+    findings.push(...dynamic.filter((f) => !reported.has(`${f.label}\n${f.rule}`)));
   }
   return findings;
 }
@@ -215,6 +219,8 @@ function valueSetFindings(graph: ProgramGraph, opts: CheckOptions): Finding[] {
     if (s.encoding === 'numerical') {
       const bad = vs.find((v) => typeof v === 'string');
       if (bad !== undefined) findings.push(finding(s, 'numerical-non-number', `numerical ${s.kind} "${s.label}" can hold ${JSON.stringify(bad)}, but a numerical S-Op is one scalar; return numbers (or booleans) or make it categorical`));
+      const none = noneInput(s, values);
+      if (none) findings.push(finding(s, 'numerical-none', `numerical ${s.kind} "${s.label}" returns null on input ${none}, but a numerical direction holds None as 0, which later maps would read as a value; return a number there (e.g. 0) or make "${s.label}" categorical`));
     } else if (twins) {
       findings.push(finding(s, 'python-equal-values', `${s.kind} "${s.label}" can hold both ${JSON.stringify(twins[0])} and ${JSON.stringify(twins[1])}, equal under Python's == (True == 1) but two different one-hot directions; return one type (e.g. Number(b) or b === 1)`));
     }
@@ -245,7 +251,8 @@ function aggregateFindings(a: AggregateSOp, trace: Map<AnyExpr, MaybeValue[] | b
   const values = trace.get(a.sop as AnySOp) as MaybeValue[];
   const findings: Finding[] = [];
   selected.forEach((row, q) => {
-    const picked = values.filter((v, k): v is Value => row[k] && v !== null);
+    // None counts as a value of its own: the head averages its zero vector with the others.
+    const picked = values.filter((_, k) => row[k]);
     if (a.encoding === 'categorical' && picked.some((v) => !pyEq(v, picked[0]))) {
       findings.push({
         ...finding(a, 'ambiguous-aggregate', `categorical aggregate "${a.label}" at index ${q} of ${JSON.stringify(input)} selects ${picked.length} keys with different values ${JSON.stringify(picked)}; the compiled head would output their mixture, not one value; select one key per query (or keys with equal values), or use a numerical aggregate of a 0/1 S-Op for a mean`),
@@ -253,7 +260,7 @@ function aggregateFindings(a: AggregateSOp, trace: Map<AnyExpr, MaybeValue[] | b
         position: q,
       });
     }
-    if (a.encoding === 'numerical' && picked.some((v) => Number(v) !== 0 && Number(v) !== 1)) {
+    if (a.encoding === 'numerical' && picked.some((v) => v !== null && Number(v) !== 0 && Number(v) !== 1)) {
       findings.push({
         ...finding(a, 'numerical-aggregate-not-01', `numerical aggregate "${a.label}" at index ${q} of ${JSON.stringify(input)} averages ${JSON.stringify(picked)}, not all in {0, 1}; aggregate a 0/1 indicator instead`),
         input,
@@ -262,6 +269,26 @@ function aggregateFindings(a: AggregateSOp, trace: Map<AnyExpr, MaybeValue[] | b
     }
   });
   return findings;
+}
+
+/** The dynamic side of 'numerical-none': a None from a categorical input, held as 0 by the model. */
+function noneFindings(s: AnySOp, trace: Map<AnyExpr, MaybeValue[] | boolean[][]>, input: readonly Value[]): Finding[] {
+  const q = (trace.get(s) as MaybeValue[]).indexOf(null);
+  if (q < 0) return [];
+  const from = s.children().map((c) => `"${c.label}"`).join(' and ');
+  return [{ ...finding(s, 'numerical-none', `numerical ${s.kind} "${s.label}" is None at index ${q} of ${JSON.stringify(input)} (it reads None from ${from}); the model holds it as 0 there, which later maps would read as a value; make sure ${from} is defined there, or keep "${s.label}" categorical`), input, position: q }];
+}
+
+/** An input on which a numerical map or sequenceMap returns null (as text), if any. */
+function noneInput(s: AnySOp, values: (s: SOp) => Value[]): string | undefined {
+  if (s.kind === 'map') {
+    const x = values(s.inner).find((v) => s.f(v) === null);
+    return x === undefined ? undefined : JSON.stringify(x);
+  }
+  if (s.kind === 'sequence_map') {
+    for (const x of values(s.first)) for (const y of values(s.second)) if (s.f(x, y) === null) return `${JSON.stringify(x)}, ${JSON.stringify(y)}`;
+  }
+  return undefined;
 }
 
 function finding(e: RaspExpr, rule: ValidationRule, message: string): Finding {
