@@ -43,8 +43,12 @@ function checkRandomPrograms(seed: number, count: number, vocab: Value[], N: num
   return { uses, compared, flagged };
 }
 
-test('property: 150 random programs over {a,b,c}, N = 4: compiled == evaluate on random inputs', () => {
-  const { uses, compared, flagged } = checkRandomPrograms(1, 150, ['a', 'b', 'c'], 4);
+// More programs for a longer search: WRAPLAB_TRACR_PROGRAMS=3000 node --test dist/tests/tracr/property.test.js
+const PROGRAMS = Number(process.env.WRAPLAB_TRACR_PROGRAMS ?? 150);
+
+test(`property: ${PROGRAMS} random programs over {a,b,c}, N = 4: compiled == evaluate on random inputs`, (t) => {
+  const { uses, compared, flagged } = checkRandomPrograms(1, PROGRAMS, ['a', 'b', 'c'], 4);
+  t.diagnostic(`${PROGRAMS} programs, ${compared} positions compared, ${flagged} inputs flagged by validate and skipped`);
   // The sample must exercise every construct, or the property says little.
   for (const op of ['map:cat->cat', 'map:cat->num', 'map:num->cat', 'map:num->num', 'sequence_map:categorical', 'sequence_map:numerical', 'selector_width', 'aggregate:categorical', 'aggregate:numerical', 'select:LT', 'select:GEQ', 'select:NEQ', 'select:TRUE', 'select:FALSE', 'causal']) {
     assert.ok((uses.get(op) ?? 0) >= 3, `${op} used in ${uses.get(op) ?? 0} programs`);
@@ -53,8 +57,10 @@ test('property: 150 random programs over {a,b,c}, N = 4: compiled == evaluate on
   assert.ok(flagged < compared / 5, `validate flagged ${flagged} inputs`);
 });
 
-test('property: 40 random programs over {a,b,c,d}, N = 6', () => {
-  const { compared } = checkRandomPrograms(2, 40, ['a', 'b', 'c', 'd'], 6);
+test(`property: ${Math.ceil(PROGRAMS / 4)} random programs over {a,b,c,d}, N = 6`, (t) => {
+  const n = Math.ceil(PROGRAMS / 4);
+  const { compared, flagged } = checkRandomPrograms(2, n, ['a', 'b', 'c', 'd'], 6);
+  t.diagnostic(`${n} programs, ${compared} positions compared, ${flagged} inputs flagged by validate and skipped`);
   assert.ok(compared > 1000, `compared ${compared} positions`);
 });
 
