@@ -149,12 +149,3 @@ test('graph: value sets follow Tracr basis inference', () => {
   const fpValues = fp.valueSets.get(fp.output)!;
   assert.deepEqual(fpValues, [0, 1 / 3, 0.5, 2 / 3, 1]);
 });
-
-test('graph: rejects duplicate labels, numerical selectors and bad aggregate defaults', () => {
-  const a = map((x) => x, tokens).named('dup');
-  const b = map((x) => x, a).named('dup');
-  assert.throws(() => buildGraph(b, { vocab: ['a'], maxSeqLen: 2 }), /labelled "dup"/);
-  const num = numerical(map(() => 1, tokens));
-  assert.throws(() => buildGraph(selectorWidth(select(num, tokens, Comparison.EQ)), { vocab: ['a'], maxSeqLen: 2 }), /categorical/);
-  assert.throws(() => buildGraph(aggregate(select(tokens, tokens, Comparison.EQ), tokens, 'x'), { vocab: ['a'], maxSeqLen: 2 }), /default/);
-});

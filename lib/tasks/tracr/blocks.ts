@@ -134,6 +134,11 @@ export function sequenceMapMlp(
   return { kind: 'mlp', label, input, hidden, output, W1, W2 };
 }
 
+/** Compile's default discretisation slope: the smallest that keeps every SelectorWidth exact (2N(N+1)), at least 100. */
+export function defaultMlpLargeNumber(maxSeqLen: number): number {
+  return Math.max(100, 2 * maxSeqLen * (maxSeqLen + 1));
+}
+
 /**
  * Discretising MLP: reads a scalar x known to take one of `points` (sorted, distinct) and writes
  * out(v) for the point v it is at. Midpoints t_k between neighbours; units a_k = ReLU(L(x - t_k) + 1)
@@ -185,7 +190,11 @@ export function discretisingMlp(opts: {
   return { kind: 'mlp', label, input, hidden, output, W1, W2 };
 }
 
-/** Numerical -> numerical/categorical map through a discretising MLP over the input's value set. */
+/**
+ * Numerical -> numerical/categorical map through a discretising MLP over the input's value set.
+ * Every unit is switched off at BOS (x = 0 there, but `one` is 1): otherwise BOS would hold out(v_0),
+ * which a later head reads when it falls back to BOS (its default) or selects on this S-Op.
+ */
 export function numericalMlp(
   label: string,
   encoding: 'categorical' | 'numerical',
@@ -198,7 +207,7 @@ export function numericalMlp(
 ): MlpBlock {
   const output = sopSpace(label, encoding, outValues);
   const points = [...new Set(inValues.map(Number))].sort((a, b) => a - b);
-  return discretisingMlp({
+  const mlp = discretisingMlp({
     label,
     inputDir: dir(inLabel),
     points,
@@ -211,6 +220,8 @@ export function numericalMlp(
     largeNumber,
     special,
   });
+  for (const h of mlp.hidden.dirs) mlp.W1.set(special.bos, h, -(Math.abs(mlp.W1.get(special.one, h)) + 1));
+  return mlp;
 }
 
 // ---------------------------------------------------------------------------------------------

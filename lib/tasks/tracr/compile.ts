@@ -15,6 +15,7 @@ import {
   AttentionBlock,
   categoricalMlp,
   categoricalToNumericalMlp,
+  defaultMlpLargeNumber,
   MlpBlock,
   numericalMlp,
   SelectorSpec,
@@ -23,10 +24,11 @@ import {
   sopSpace,
   SpecialDirections,
 } from './blocks';
-import { buildGraph, ProgramGraph, TracrCompileError } from './graph';
+import { ProgramGraph } from './graph';
 import { ResidualLayout, SOpLayout, WrittenBy } from './layout';
 import { AnySOp, MaybeValue, Select, SOp, Value } from './rasp';
 import { Schedule, ScheduleNode, scheduleNodes } from './schedule';
+import { assertSOp, checkProgram } from './validate';
 
 export interface CompileOptions {
   /** Input vocabulary (token values), in id order 1..V. */
@@ -59,7 +61,7 @@ export function resolveCompileOptions(o: CompileOptions): ResolvedCompileOptions
     pad: o.pad ?? 'PAD',
     causal: o.causal ?? false,
     softmaxColdness: o.softmaxColdness ?? 100,
-    mlpLargeNumber: o.mlpLargeNumber ?? Math.max(100, 2 * N * (N + 1)),
+    mlpLargeNumber: o.mlpLargeNumber ?? defaultMlpLargeNumber(N),
     bias: o.bias ?? true,
   };
   const keys = new Set(r.vocab.map(valueKey));
@@ -110,11 +112,14 @@ export class CompiledProgram {
   encode(xs: readonly Value[], { padTo }: { padTo?: number } = {}): number[] {
     if (xs.length > this.options.maxSeqLen) throw new Error(`encode: ${xs.length} tokens exceed maxSeqLen ${this.options.maxSeqLen}`);
     const ids = [this.bosId];
-    for (const x of xs) {
+    xs.forEach((x, i) => {
       const id = this.idOfToken.get(valueKey(x));
-      if (id === undefined || id === this.bosId || id === this.padId) throw new Error(`encode: ${JSON.stringify(x)} is not in the vocab`);
+      if (id === undefined || id === this.bosId || id === this.padId) {
+        const special = id === undefined ? '' : ` (${JSON.stringify(x)} is the ${id === this.bosId ? 'BOS' : 'PAD'} symbol: encode adds BOS itself, and padTo adds PAD)`;
+        throw new Error(`encode: token ${JSON.stringify(x)} at position ${i} is not in the vocab ${JSON.stringify(this.options.vocab)}${special}`);
+      }
       ids.push(id);
-    }
+    });
     if (padTo !== undefined) {
       if (padTo > this.modelConfig.contextLength) throw new Error(`encode: padTo ${padTo} exceeds the context ${this.modelConfig.contextLength}`);
       while (ids.length < padTo) ids.push(this.padId);
@@ -124,9 +129,11 @@ export class CompiledProgram {
 
   /** Tokens of ids (inverse of encode, BOS/PAD included). */
   decodeTokens(ids: readonly number[]): Value[] {
-    return ids.map((i) => {
-      if (!Number.isInteger(i) || i < 0 || i >= this.tokenOfId.length) throw new TracrCompileError(`decodeTokens: id ${i} is outside the vocabulary 0..${this.tokenOfId.length - 1}`);
-      return this.tokenOfId[i];
+    return ids.map((id, i) => {
+      if (!Number.isInteger(id) || id < 0 || id >= this.tokenOfId.length) {
+        throw new Error(`decodeTokens: ${JSON.stringify(id)} at position ${i} is not a token id; valid ids are 0..${this.padId} (0 = BOS, 1..${this.padId - 1} = the vocab, ${this.padId} = PAD)`);
+      }
+      return this.tokenOfId[id];
     });
   }
 
@@ -158,9 +165,11 @@ export class CompiledProgram {
 
 /** Compiles a RASP program (its output S-Op) into engine weights. */
 export function compile(program: SOp, options: CompileOptions): CompiledProgram {
+  assertSOp(program);
   const opts = resolveCompileOptions(options);
   const N = opts.maxSeqLen;
-  const graph = buildGraph(program, { vocab: opts.vocab, maxSeqLen: N });
+  // Stage 0: reject what the blocks below cannot compute exactly (validate.ts); also infers value sets.
+  const graph = checkProgram(program, { vocab: opts.vocab, maxSeqLen: N, mlpLargeNumber: opts.mlpLargeNumber });
   const special: SpecialDirections = { one: dir('one'), bos: dir('tokens', opts.bos) };
   const values = (s: SOp): Value[] => graph.valueSets.get(s as AnySOp)!;
   const selectorSpec = (s: Select): SelectorSpec => ({

@@ -28,13 +28,18 @@ export function evaluate(program: SOp, input: readonly Value[], opts: EvalOption
 
 /** Values of every S-Op the program reads, by label (for checking intermediate residual contents). */
 export function evaluateAll(program: SOp, input: readonly Value[], opts: EvalOptions = {}): Map<string, MaybeValue[]> {
-  const ev = new Evaluator(input, opts);
-  ev.sop(program as AnySOp);
   const out = new Map<string, MaybeValue[]>();
-  for (const [expr, value] of ev.memo) {
+  for (const [expr, value] of evaluateTrace(program, input, opts)) {
     if (expr.kind !== 'select') out.set(expr.label, value as MaybeValue[]);
   }
   return out;
+}
+
+/** Every expression's value: an S-Op's values per position, a Select's matrix selected[query][key]. */
+export function evaluateTrace(program: SOp, input: readonly Value[], opts: EvalOptions = {}): Map<AnyExpr, MaybeValue[] | boolean[][]> {
+  const ev = new Evaluator(input, opts);
+  ev.sop(program as AnySOp);
+  return ev.memo;
 }
 
 class Evaluator {

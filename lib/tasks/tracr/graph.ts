@@ -7,9 +7,8 @@
  *   sequenceMap = f over the product; categorical aggregate = its input's set;
  *   numerical aggregate of 0/1 values = every fraction j/k (k = 1..N), and 0 (the default).
  */
-import { WraplabError } from '../../engine/errors';
 import { compareValues } from './basis';
-import { AnyExpr, AnySOp, Select, SOp, Value } from './rasp';
+import { AnyExpr, AnySOp, Select, SOp, TracrCompileError, Value } from './rasp';
 
 export interface GraphOptions {
   vocab: readonly Value[];
@@ -25,43 +24,15 @@ export interface ProgramGraph {
   valueSets: Map<AnySOp, Value[]>;
 }
 
-/** Walks the program from its output, checks it is compilable, and infers value sets. */
-/** A program the compiler cannot turn into weights that compute exactly what `evaluate` computes. */
-export class TracrCompileError extends WraplabError {}
-
-const SOP_KINDS = ['tokens', 'indices', 'map', 'sequence_map', 'aggregate', 'selector_width'];
-
+/**
+ * Walks the program from its output and infers value sets. It assumes a well-formed program: compile
+ * runs validate.ts's `checkProgram` first, which checks structure and encodings before calling this and
+ * the value-set rules after.
+ */
 export function buildGraph(program: SOp, opts: GraphOptions): ProgramGraph {
-  const p = program as unknown as { kind?: unknown; label?: unknown } | null;
-  if (!p || typeof p !== 'object' || !SOP_KINDS.includes(p.kind as string)) {
-    const what = p && typeof p === 'object' && p.kind === 'select' ? `a Select (${String(p.label)})` : p === null ? 'null' : typeof p === 'object' ? `an object of kind ${JSON.stringify(p.kind)}` : `${typeof p} ${JSON.stringify(p)}`;
-    throw new TracrCompileError(`compile needs an S-Op (tokens, indices, map, sequenceMap, aggregate, selectorWidth) as the program, got ${what}; a Select becomes an S-Op through aggregate(...) or selectorWidth(...)`);
-  }
-  const order: AnyExpr[] = [];
-  const seen = new Set<AnyExpr>();
-  const visit = (e: AnyExpr): void => {
-    if (seen.has(e)) return;
-    seen.add(e);
-    for (const c of e.children()) visit(c as AnyExpr);
-    order.push(e); // post-order: children first
-  };
-  visit(program as AnySOp);
-
-  const byLabel = new Map<string, AnyExpr>();
-  for (const e of order) {
-    const other = byLabel.get(e.label);
-    if (other && other !== e) throw new Error(`two different expressions are labelled "${e.label}"; labels must be unique`);
-    byLabel.set(e.label, e);
-    if (e.label === 'one') throw new Error('the label "one" is reserved for the constant residual direction');
-    if ((e.label === 'tokens' && e.kind !== 'tokens') || (e.label === 'indices' && e.kind !== 'indices')) {
-      throw new Error(`the label "${e.label}" is reserved for the primitive`);
-    }
-  }
-
+  const order = postOrder(program);
   const sops = order.filter((e): e is AnySOp => e.kind !== 'select');
   const selects = order.filter((e): e is Select => e.kind === 'select');
-  for (const s of selects) validateSelect(s);
-  for (const s of sops) validateSOp(s);
 
   const valueSets = new Map<AnySOp, Value[]>();
   const N = opts.maxSeqLen;
@@ -79,21 +50,13 @@ export function buildGraph(program: SOp, opts: GraphOptions): ProgramGraph {
         values = range(N + 1);
         break;
       case 'map':
-        values = get(s.inner).map((x) => s.f(x)).filter(notNull);
+        values = get(s.inner).map((x) => applyF(s, () => s.f(x), [x])).filter(notNull);
         break;
       case 'sequence_map':
-        values = get(s.first).flatMap((x) => get(s.second).map((y) => s.f(x, y))).filter(notNull);
+        values = get(s.first).flatMap((x) => get(s.second).map((y) => applyF(s, () => s.f(x, y), [x, y]))).filter(notNull);
         break;
       case 'aggregate':
-        if (s.encoding === 'numerical' && !get(s.sop).every((v) => v === 0 || v === 1)) {
-          // A mean over values other than 0/1 can take values outside any set this compiler tracks (2 and 0 average
-          // to 0.5, 0.667, ...), so later MLPs would read it wrongly. Tracr's validator flags the same.
-          throw new TracrCompileError(
-            `${s.label}: a numerical aggregate averages only 0/1 values, but ${s.sop.label} takes ${JSON.stringify(get(s.sop))}; ` +
-              'map its input to 0/1 first (e.g. numerical(map(x => x === v ? 1 : 0, ...))) and scale after the aggregate',
-          );
-        }
-        values = s.encoding === 'categorical' ? get(s.sop) : numericalAggregateValues(get(s.sop), N);
+        values = s.encoding === 'categorical' ? get(s.sop) : numericalAggregateValues(N);
         break;
     }
     valueSets.set(s, sortUnique(values));
@@ -101,32 +64,38 @@ export function buildGraph(program: SOp, opts: GraphOptions): ProgramGraph {
   return { output: program as AnySOp, sops, selects, valueSets };
 }
 
-function validateSelect(s: Select): void {
-  for (const side of [s.keys, s.queries]) {
-    if (side.encoding !== 'categorical') throw new TracrCompileError(`${s.label}: keys and queries must be categorical (${side.label} is numerical)`);
-  }
+/** Every expression the program reads, children before parents, each once. */
+export function postOrder(program: SOp): AnyExpr[] {
+  const order: AnyExpr[] = [];
+  const seen = new Set<AnyExpr>();
+  const visit = (e: AnyExpr): void => {
+    if (seen.has(e)) return;
+    seen.add(e);
+    for (const c of e.children()) visit(c as AnyExpr);
+    order.push(e);
+  };
+  visit(program as AnySOp);
+  return order;
 }
 
-function validateSOp(s: AnySOp): void {
-  if (s.kind === 'tokens' || s.kind === 'indices') {
-    if (s.encoding !== 'categorical') throw new TracrCompileError(`${s.label} must stay categorical`);
+/** Calls a map's f on one input value; a throw or a result RASP cannot hold is the user's to fix, by name. */
+function applyF(s: AnySOp, call: () => unknown, args: Value[]): Value | null {
+  const at = `${s.kind} "${s.label}" on input ${args.map((a) => JSON.stringify(a)).join(', ')}`;
+  let y: unknown;
+  try {
+    y = call();
+  } catch (err) {
+    throw new TracrCompileError(s.label, 'function-throws', `${at}: f throws (${(err as Error).message}). Every value of the input's value set reaches f at compile time; make f total on them (return null for "undefined here").`);
   }
-  if (s.kind === 'selector_width' && s.encoding !== 'categorical') throw new TracrCompileError(`${s.label}: selectorWidth output must be categorical`);
-  if (s.kind === 'sequence_map') {
-    if (s.first.encoding !== 'categorical' || s.second.encoding !== 'categorical') {
-      throw new TracrCompileError(`${s.label}: sequenceMap inputs must be categorical`);
-    }
-  }
-  if (s.kind === 'aggregate') {
-    if (s.encoding !== s.sop.encoding) throw new TracrCompileError(`${s.label}: aggregate encoding must match its input's`);
-    if (s.encoding === 'categorical' && s.defaultValue !== null) throw new TracrCompileError(`${s.label}: a categorical aggregate's default must be null`);
-    if (s.encoding === 'numerical' && s.defaultValue !== 0) throw new TracrCompileError(`${s.label}: a numerical aggregate's default must be 0`);
-
-  }
+  if (y === null || typeof y === 'string' || typeof y === 'boolean' || (typeof y === 'number' && Number.isFinite(y))) return y;
+  throw new TracrCompileError(s.label, 'bad-value', `${at}: f returned ${typeof y === 'number' ? String(y) : typeof y}, which no residual direction can hold. Return a string, a finite number, a boolean, or null.`);
 }
 
-/** Means a numerical head can output over 0/1 inputs (the only ones buildGraph admits): every j/k, and 0. */
-function numericalAggregateValues(_input: Value[], N: number): Value[] {
+/**
+ * Means a numerical head can output over 0/1 inputs: 0 (the default) and every j/k, k = 1..N. The
+ * validator rejects numerical aggregates over other inputs, whose means this set would not cover.
+ */
+function numericalAggregateValues(N: number): Value[] {
   const out: number[] = [0];
   for (let k = 1; k <= N; k++) for (let j = 0; j <= k; j++) out.push(j / k);
   return out;

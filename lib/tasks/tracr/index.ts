@@ -1,10 +1,12 @@
 /** wraplab's Tracr: RASP programs compiled to weights for the engine's Transformer. */
 export * from './rasp';
-export { evaluate, evaluateAll, AmbiguousAggregateError } from './evaluate';
+export { evaluate, evaluateAll, evaluateTrace, AmbiguousAggregateError } from './evaluate';
 export type { EvalOptions } from './evaluate';
 export { Space, NamedMatrix, dir, dirKey, dirToString, compareDirections, compareValues } from './basis';
 export type { Direction } from './basis';
-export { TracrCompileError, buildGraph, sortUnique } from './graph';
+export { buildGraph, postOrder, sortUnique } from './graph';
+export { assertSOp, checkProgram, validate } from './validate';
+export type { CheckOptions, Finding, ValidationRule } from './validate';
 export type { ProgramGraph, GraphOptions } from './graph';
 export * from './blocks';
 export { scheduleNodes } from './schedule';

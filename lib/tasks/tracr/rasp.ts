@@ -9,11 +9,26 @@
  */
 
 /** A value an S-Op can hold at one position. `null` (Python's None) is kept separate: "undefined here". */
+import { WraplabError } from '../../engine/errors';
 export type Value = string | number | boolean;
 export type MaybeValue = Value | null;
 
 /** categorical: one-hot over the value set (one residual direction per value); numerical: one scalar direction. */
 export type Encoding = 'categorical' | 'numerical';
+
+/**
+ * A program the compiler cannot turn into exact weights. `label` names the offending expression (or
+ * describes what was passed), `rule` is the validator rule it breaks (see validate.ts).
+ */
+export class TracrCompileError extends WraplabError {
+  constructor(
+    readonly label: string,
+    readonly rule: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Python-like comparisons
