@@ -762,7 +762,38 @@ def emit(outdir, name, cfg, P, ids, fwd, sens, shards=None):
     return logits32
 
 
+def reader_rejects_broken_files():
+    """The re-read check is only worth something if the reader can fail: feed it broken files."""
+    tmp = tempfile.mkdtemp()
+    try:
+        p = os.path.join(tmp, "x.safetensors")
+        write_safetensors(p, {"a": (torch.ones(3), "F32"), "b": (torch.ones(2, dtype=torch.bool), "BOOL")})
+        good = open(p, "rb").read()
+        read_safetensors(p)
+        (hlen,) = struct.unpack("<Q", good[:8])
+        broken = {
+            "truncated data": good[:-1],
+            "trailing byte": good + b"\0",
+            "header length past the end": struct.pack("<Q", len(good)) + good[8:],
+            "overlapping offsets": good.replace(b'"data_offsets":[12,14]', b'"data_offsets":[11,13]'),
+            "BOOL byte 2": good[:-1] + b"\2",
+        }
+        for why, raw in broken.items():
+            assert raw != good, why
+            with open(p, "wb") as f:
+                f.write(raw)
+            try:
+                read_safetensors(p)
+            except (AssertionError, ValueError):
+                continue
+            raise SystemExit(f"reader accepted a broken file: {why}")
+    finally:
+        shutil.rmtree(tmp)
+    print("reader rejects broken files: truncated, trailing, bad header length, overlap, BOOL 2")
+
+
 def generate(outdir):
+    reader_rejects_broken_files()
     os.makedirs(outdir, exist_ok=True)
     emit(outdir, "gpt2", *build_gpt2(1001, prefixed=False))
     emit(outdir, "gpt2-prefixed", *build_gpt2(1002, prefixed=True))
