@@ -75,12 +75,18 @@ export class Transformer {
   private readonly params = new Map<string, tf.Variable>();
   private readonly constants = new Map<string, tf.Tensor>();
 
-  constructor(config: ModelConfigInput, seed = 0) {
+  /**
+   * `init: 'zeros'` skips the random initialisation (a loader about to overwrite every weight: drawing 124M normals
+   * in JS costs seconds and a second copy of the model).
+   */
+  constructor(config: ModelConfigInput, seed = 0, { init = 'random' }: { init?: 'random' | 'zeros' } = {}) {
     this.config = resolveModelConfig(config);
     this.specs = parameterSpecs(this.config);
     this.blocks = Array.from({ length: this.config.nLayers }, (_, i) => new Block(i));
     for (const spec of this.specs) {
-      this.params.set(spec.name, tf.variable(tf.tensor(initialValues(spec, this.config, seed), spec.shape), true, `${spec.name}#${nextId++}`));
+      const value = init === 'zeros' ? tf.zeros(spec.shape) : tf.tensor(initialValues(spec, this.config, seed), spec.shape);
+      this.params.set(spec.name, tf.variable(value, true, `${spec.name}#${nextId++}`));
+      value.dispose();
     }
   }
 
@@ -134,6 +140,17 @@ export class Transformer {
       this.param(spec.name).assign(t);
       t.dispose();
     }
+  }
+
+  /** Overwrites one parameter with values in its shape's row-major order (no intermediate copy). */
+  assignParam(name: string, values: Float32Array): void {
+    const spec = this.specs.find((s) => s.name === name);
+    if (!spec) throw new Error(`assignParam: unknown parameter ${name}`);
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    if (values.length !== size) throw new Error(`assignParam: ${name} needs ${size} values (shape [${spec.shape}]), got ${values.length}`);
+    const t = tf.tensor(values, spec.shape);
+    this.param(name).assign(t);
+    t.dispose();
   }
 
   /** A new model with the same config and a copy of the weights. */
