@@ -135,8 +135,7 @@ export function trainProbe(train: ProbeData, test: ProbeData, opts: ProbeOptions
   const xTrain = standardise(train.x);
   const xTest = standardise(test.x);
   const id = probeCount++;
-  const W = tf.variable(tf.zeros([dim, outDim]), true, `probe.W#${id}`);
-  const b = tf.variable(tf.zeros([outDim]), true, `probe.b#${id}`);
+  const [W, b] = tf.tidy(() => [tf.variable(tf.zeros([dim, outDim]), true, `probe.W#${id}`), tf.variable(tf.zeros([outDim]), true, `probe.b#${id}`)]);
   const params = new Map([['W', W], ['b', b]]);
   const opt = new Optimizer({ kind: 'adamw', lr: lrMax, beta1: 0.9, beta2: 0.999, weightDecay: opts.weightDecay ?? 0, clipNorm: 0 }, params, ['W']);
   const rng = Rng.derive(opts.seed, 'probe');

@@ -94,9 +94,17 @@ export class Optimizer {
     this.config = OptimizerConfigSchema.parse(config);
     this.params = params;
     this.decay = new Set(decayNames);
+    // tf.variable shares (and references) its initial tensor's data: dispose the initial tensor, or the moments'
+    // memory is never freed (it leaked 2x the model per train() call before).
+    const zeros = (p: tf.Variable) => {
+      const z = tf.zerosLike(p);
+      const v = tf.variable(z, false);
+      z.dispose();
+      return v;
+    };
     for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      if (this.config.kind === 'adamw') this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      this.m.set(name, zeros(p));
+      if (this.config.kind === 'adamw') this.v.set(name, zeros(p));
     }
   }
 
