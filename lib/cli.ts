@@ -1,5 +1,5 @@
 /**
- * The wraplab command line: list | run | figures | bench | sweep. Every command is a thin layer over the library,
+ * The wraplab command line: list | run | figures | bench | models | sweep. Every command is a thin layer over the library,
  * so what the CLI does a notebook or a test can do with the same call.
  */
 import { Command, CommanderError, Option } from 'commander';
@@ -100,6 +100,45 @@ export function buildCli(): Command {
         for (const k of result.kernels.slice(0, 25)) console.error(`${k.ms.toFixed(1).padStart(8)} ms ${String(k.calls).padStart(4)}x  ${k.kernel}`);
       }
       console.log(o.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+    });
+
+  program
+    .command('models')
+    .description('list the HuggingFace model families wraplab loads and saves; --bench measures real shapes')
+    .option('--json', 'print the families as JSON')
+    .option('--bench', 'benchmark random models of real checkpoint shapes: load, forward, AdamW (no download)')
+    .option('--shapes <list>', 'with --bench: comma-separated shapes (default: all)')
+    .option('--batch <n>', 'with --bench: training batch size', '2')
+    .option('--steps <n>', 'with --bench: timed AdamW steps', '3')
+    .action(async (o: { json?: boolean; bench?: boolean; shapes?: string; batch: string; steps: string }) => {
+      const { FAMILIES } = require('./pretrained/families') as typeof import('./pretrained/families');
+      const { REAL_SHAPES } = require('./pretrained/shapes') as typeof import('./pretrained/shapes');
+      if (o.bench) {
+        const shapes = o.shapes?.split(',').map((s) => s.trim());
+        const unknown = shapes?.filter((s) => !REAL_SHAPES[s]) ?? [];
+        if (unknown.length) throw new UsageError(`--shapes: unknown ${unknown.join(', ')}; known: ${Object.keys(REAL_SHAPES).join(', ')}`);
+        for (const [flag, v] of [['--batch', o.batch], ['--steps', o.steps]] as const) {
+          if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`${flag} must be a positive integer, got "${v}"`);
+        }
+        const { benchPretrained } = require('./pretrained/bench') as typeof import('./pretrained/bench');
+        const rows = await benchPretrained({ shapes, trainBatch: Number(o.batch), trainSteps: Number(o.steps), log: (s) => console.error(s) });
+        console.log(JSON.stringify(rows, null, 2));
+        return;
+      }
+      if (o.json) {
+        console.log(JSON.stringify(FAMILIES.map((f) => ({ modelType: f.modelType, architecture: f.architecture, examples: f.examples, handles: f.handles })), null, 2));
+        return;
+      }
+      console.log('HuggingFace families (loadPretrained(dirOrHubId) / savePretrained(model, dir)):');
+      for (const f of FAMILIES) {
+        console.log(`  ${f.modelType.padEnd(9)} ${f.architecture}`);
+        console.log(`            e.g. ${f.examples.join(', ')}`);
+        console.log(`            handles: ${f.handles}`);
+      }
+      console.log('needs: a directory with config.json, model.safetensors (or model.safetensors.index.json + shards) and');
+      console.log('tokenizer.json, or a Hub id (downloaded into the HuggingFace cache; set WRAPLAB_HF_CACHE to move it).');
+      console.log('weights: F32, F16 or BF16 safetensors (computed in float32); .bin pickles are refused.');
+      console.log(`real shapes for --bench: ${Object.keys(REAL_SHAPES).join(', ')}`);
     });
 
   addSweepCommands(program);

@@ -1,0 +1,178 @@
+/**
+ * Scale benchmark for real checkpoint shapes (GPT-2 small, Pythia-70m, TinyStories-33M, SmolLM-135M): a model of
+ * exactly each shape with random weights is written in its Hub dtype, then a fresh process loads it, runs forward
+ * passes and AdamW steps. Each phase runs in its own process so peak RSS belongs to that phase alone.
+ *
+ *   npx wraplab models --bench [--shapes gpt2,SmolLM-135M] [--batch 2] [--steps 3]
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { initBackend, tf } from '../engine/backend';
+import { Transformer } from '../engine/model';
+import { Optimizer } from '../engine/optim';
+import { makeBatch } from '../engine/data';
+import { trainStep } from '../engine/train';
+import { Rng } from '../engine/rng';
+import { loadCheckpointDir, savePretrained, configFromHf } from './checkpoint';
+import { REAL_SHAPES } from './shapes';
+
+export interface PretrainedBenchRow {
+  shape: string;
+  family: string;
+  params: number;
+  dtype: string;
+  fileMB: number;
+  loadSeconds: number;
+  /** Peak resident memory of the process before loading (Node, TensorFlow.js, the wasm module). */
+  baseRssMB: number;
+  /** Peak resident memory of the loading process once the model is in memory. */
+  loadPeakRssMB: number;
+  /** float32 bytes of the weights: what loading must not exceed by much (no second copy). */
+  weightsMB: number;
+  forwardTokensPerSecond: number;
+  /** null when the step failed; see trainError. */
+  trainSecondsPerStep: number | null;
+  trainTokensPerSecond: number | null;
+  trainPeakRssMB: number | null;
+  trainError?: string;
+  seqLen: number;
+  trainBatch: number;
+}
+
+export interface PretrainedBenchOptions {
+  shapes?: string[];
+  seqLen?: number;
+  trainBatch?: number;
+  trainSteps?: number;
+  log?: (s: string) => void;
+}
+
+const MB = 1024 * 1024;
+const peakRssMB = () => (process.resourceUsage().maxRSS * 1024) / MB;
+
+function childRun(args: string[]): Record<string, unknown> {
+  const r = spawnSync(process.execPath, ['--max-old-space-size=8192', __filename, ...args], { encoding: 'utf8', maxBuffer: 64 * MB, env: process.env });
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(last);
+  } catch {
+    return { error: `exit ${r.status ?? r.signal}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}` };
+  }
+}
+
+export async function benchPretrained(opts: PretrainedBenchOptions = {}): Promise<PretrainedBenchRow[]> {
+  const shapes = opts.shapes ?? Object.keys(REAL_SHAPES);
+  for (const s of shapes) if (!REAL_SHAPES[s]) throw new Error(`unknown shape ${s}; known: ${Object.keys(REAL_SHAPES).join(', ')}`);
+  const seqLen = opts.seqLen ?? 128;
+  const trainBatch = opts.trainBatch ?? 2;
+  const trainSteps = opts.trainSteps ?? 3;
+  const log = opts.log ?? (() => {});
+  const rows: PretrainedBenchRow[] = [];
+  for (const shape of shapes) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `wraplab-bench-${shape}-`));
+    try {
+      log(`${shape}: writing a random model of the real shape in ${REAL_SHAPES[shape].dtype}`);
+      const written = childRun(['write', shape, dir]);
+      if (written.error) throw new Error(`${shape}: writing failed: ${written.error}`);
+      log(`${shape}: loading, forward at 1x${seqLen}`);
+      const loaded = childRun(['load', shape, path.join(dir, 'model'), String(seqLen)]);
+      if (loaded.error) throw new Error(`${shape}: loading failed: ${loaded.error}`);
+      log(`${shape}: AdamW at ${trainBatch}x${seqLen}, ${trainSteps} timed steps`);
+      const trained = childRun(['train', shape, path.join(dir, 'model'), String(seqLen), String(trainBatch), String(trainSteps)]);
+      const row: PretrainedBenchRow = {
+        shape,
+        family: String(written.family),
+        params: Number(written.params),
+        dtype: REAL_SHAPES[shape].dtype,
+        fileMB: Number(written.fileMB),
+        loadSeconds: Number(loaded.loadSeconds),
+        baseRssMB: Number(loaded.baseRssMB),
+        loadPeakRssMB: Number(loaded.peakRssMB),
+        weightsMB: (Number(written.params) * 4) / MB,
+        forwardTokensPerSecond: Number(loaded.forwardTokensPerSecond),
+        trainSecondsPerStep: trained.error ? null : Number(trained.secondsPerStep),
+        trainTokensPerSecond: trained.error ? null : Number(trained.tokensPerSecond),
+        trainPeakRssMB: trained.error ? null : Number(trained.peakRssMB),
+        ...(trained.error ? { trainError: String(trained.error) } : {}),
+        seqLen,
+        trainBatch,
+      };
+      log(JSON.stringify(row));
+      rows.push(row);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return rows;
+}
+
+function tokens(rng: Rng, rows: number, len: number, vocab: number): number[][] {
+  return Array.from({ length: rows }, () => Array.from({ length: len }, () => rng.int(0, vocab)));
+}
+
+async function child(argv: string[]): Promise<Record<string, unknown>> {
+  await initBackend();
+  const [mode, shapeName, dir] = argv;
+  const shape = REAL_SHAPES[shapeName];
+  if (mode === 'write') {
+    const { config } = configFromHf(shape.config);
+    const model = new Transformer(config, 0);
+    const out = savePretrained(model, path.join(dir, 'model'), { dtype: shape.dtype });
+    const bytes = out.files.reduce((n, f) => n + fs.statSync(path.join(out.dir, f)).size, 0);
+    return { family: out.family, params: model.numParams(), fileMB: bytes / MB };
+  }
+  const seqLen = Number(argv[3]);
+  const baseRssMB = peakRssMB();
+  const t0 = performance.now();
+  const { model } = loadCheckpointDir(dir);
+  const loadSeconds = (performance.now() - t0) / 1000;
+  const loadPeak = peakRssMB();
+  const rng = new Rng(1);
+  const V = model.config.vocabSize;
+  if (mode === 'load') {
+    const input = tokens(rng, 1, seqLen, V);
+    // Read the logits outside tidy: tidy walks a returned typed array element by element (seconds at 50k vocab).
+    const once = () => {
+      const logits = tf.tidy(() => model.forward(input).logits);
+      logits.dataSync();
+      logits.dispose();
+    };
+    once(); // warm-up: kernels and cached tables
+    const reps = 3;
+    const t1 = performance.now();
+    for (let i = 0; i < reps; i++) once();
+    const forwardTokensPerSecond = (reps * seqLen) / ((performance.now() - t1) / 1000);
+    return { loadSeconds, baseRssMB, peakRssMB: loadPeak, forwardTokensPerSecond };
+  }
+  const batchSize = Number(argv[4]);
+  const steps = Number(argv[5]);
+  const batch = makeBatch(batchSize, seqLen);
+  for (let i = 0; i < batch.tokens.length; i++) {
+    batch.tokens[i] = rng.int(0, V);
+    batch.targets[i] = rng.int(0, V);
+    batch.weights[i] = 1;
+  }
+  const decay = model.specs.filter((s) => s.decay).map((s) => s.name);
+  const optimizer = new Optimizer({ kind: 'adamw', lr: 1e-4 }, model.parameters(), decay);
+  try {
+    trainStep(model, optimizer, batch, 1e-4); // warm-up
+    const t1 = performance.now();
+    for (let i = 0; i < steps; i++) trainStep(model, optimizer, batch, 1e-4);
+    const secondsPerStep = (performance.now() - t1) / 1000 / steps;
+    return { secondsPerStep, tokensPerSecond: (batchSize * seqLen) / secondsPerStep, peakRssMB: peakRssMB() };
+  } catch (e) {
+    return { error: (e as Error).message.split('\n')[0] };
+  }
+}
+
+if (require.main === module) {
+  child(process.argv.slice(2)).then(
+    (r) => console.log(JSON.stringify(r)),
+    (e) => {
+      console.log(JSON.stringify({ error: (e as Error).message.split('\n')[0] }));
+      process.exitCode = 1;
+    },
+  );
+}
