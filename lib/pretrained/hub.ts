@@ -38,6 +38,7 @@ export class HubError extends WraplabError {}
 const COMMIT = /^[0-9a-f]{40}$/;
 const REPO_ID = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/;
 const PROGRESS_STEP = 1 << 20;
+const STALE_TEMP_MS = 3600_000;
 
 /** The cache root used when `cacheDir` is not given. */
 export function defaultCacheDir(): string {
@@ -52,10 +53,10 @@ export function repoCacheDir(repoId: string, cacheDir = defaultCacheDir()): stri
 /**
  * The files of a checkpoint wraplab reads: top-level JSON (config, tokenizer, generation config, shard index),
  * merges.txt, and the safetensors weights: model.safetensors, else the shards named by model.safetensors.index.json.
- * Pickles (`*.bin`, `*.pt`), ONNX, Flax/TF weights and sub-folders are never fetched.
+ * Pickles (`*.bin`, `*.pt`), ONNX, Flax/TF weights and sub-folders (not even listed) are never fetched.
  */
 function wanted(p: string): boolean {
-  return !p.includes('/') && (p.endsWith('.json') || p === 'merges.txt');
+  return p.endsWith('.json') || p === 'merges.txt';
 }
 
 /**
@@ -79,10 +80,10 @@ export async function downloadModel(repoId: string, opts: DownloadOptions = {}):
   const where = `${repoId}@${revision}`;
   const api = { repo: { type: 'model' as const, name: repoId }, hubUrl, accessToken, fetch: opts.fetch };
 
-  if (process.env.HF_HUB_OFFLINE === '1') {
+  if (/^(1|on|yes|true)$/i.test(process.env.HF_HUB_OFFLINE ?? '')) {
     const cached = cachedSnapshot(storage, revision);
     if (cached) return cached;
-    throw new HubError(`${where} is not in the cache ${cacheDir} and HF_HUB_OFFLINE=1 forbids downloading it: unset HF_HUB_OFFLINE`);
+    throw new HubError(`${where} is not in the cache ${cacheDir} and HF_HUB_OFFLINE=${process.env.HF_HUB_OFFLINE} forbids downloading it: unset HF_HUB_OFFLINE`);
   }
 
   let commit: string;
@@ -90,7 +91,8 @@ export async function downloadModel(repoId: string, opts: DownloadOptions = {}):
   try {
     commit = COMMIT.test(revision) ? revision : (await modelInfo({ ...api, name: repoId, revision, additionalFields: ['sha'] })).sha;
     entries = [];
-    for await (const e of listFiles({ ...api, revision: commit, recursive: true })) if (e.type === 'file') entries.push(e);
+    // Top level only: wraplab reads no sub-folder (onnx/, checkpoints/…), and some repos hold thousands of files there.
+    for await (const e of listFiles({ ...api, revision: commit, recursive: false })) if (e.type === 'file') entries.push(e);
   } catch (e) {
     const offline = unreachable(e);
     if (offline) {
@@ -174,8 +176,11 @@ async function fetchToCache(entry: ListFileEntry, ctx: FetchContext): Promise<st
   fs.mkdirSync(path.dirname(blob), { recursive: true });
   if (!fs.existsSync(blob)) await downloadBlob(entry, etag, blob, size, ctx);
   fs.mkdirSync(path.dirname(pointer), { recursive: true });
-  fs.rmSync(pointer, { force: true }); // a dangling link left by a deleted blob
-  fs.symlinkSync(path.relative(path.dirname(pointer), blob), pointer);
+  // Made under a temp name and renamed over the pointer: atomic, and it replaces a dangling link to a deleted blob
+  // or one another process made meanwhile.
+  const link = `${pointer}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.link`;
+  fs.symlinkSync(path.relative(path.dirname(pointer), blob), link);
+  fs.renameSync(link, pointer);
   ctx.onProgress?.(file, size, size);
   return pointer;
 }
@@ -233,15 +238,25 @@ async function downloadBlob(entry: ListFileEntry, etag: string, blob: string, si
   }
 }
 
-/** Deletes temp files of `blob` left by processes that are gone (killed mid-download). */
+/**
+ * Deletes temp files of `blob` that no download is writing: their process is gone (killed mid-download), or they
+ * have not grown for an hour (the pid was reused). A live download, this process's included, keeps its file.
+ */
 function removeDeadTemps(blob: string): void {
   const dir = path.dirname(blob);
   const prefix = `${path.basename(blob)}.`;
   for (const name of fs.readdirSync(dir)) {
     if (!name.startsWith(prefix) || !name.endsWith('.incomplete')) continue;
+    const file = path.join(dir, name);
     const pid = Number(name.slice(prefix.length).split('.')[0]);
-    if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) continue;
-    fs.rmSync(path.join(dir, name), { force: true });
+    let idle = 0;
+    try {
+      idle = Date.now() - fs.statSync(file).mtimeMs;
+    } catch {
+      continue; // finished or removed meanwhile
+    }
+    if (Number.isInteger(pid) && pid > 0 && alive(pid) && idle < STALE_TEMP_MS) continue;
+    fs.rmSync(file, { force: true });
   }
 }
 

@@ -72,14 +72,24 @@ class FakeHub {
     if (m) {
       const repo = this.repos.get(m[1]);
       if (!repo || m[2] !== repo.commit) return json(404, { error: 'not found' });
-      return json(
-        200,
-        Object.entries(repo.files).map(([p, b]) =>
+      // As the Hub does: without recursive=true, files of the top level and its folders as "directory" entries.
+      const recursive = url.searchParams.get('recursive') === 'true';
+      const entries: unknown[] = [];
+      const dirs = new Set<string>();
+      for (const [p, b] of Object.entries(repo.files)) {
+        if (!recursive && p.includes('/')) {
+          const d = p.split('/')[0];
+          if (!dirs.has(d)) entries.push({ type: 'directory', path: d, size: 0, oid: gitOid(Buffer.from(d)) });
+          dirs.add(d);
+          continue;
+        }
+        entries.push(
           LFS.test(p)
-            ? { type: 'file', path: p, size: 135, oid: gitOid(Buffer.from(`pointer ${p}`)), lfs: { oid: sha256(b), size: b.length, pointerSize: 135 } }
+            ? { type: 'file', path: p, size: b.length, oid: gitOid(Buffer.from(`pointer ${p}`)), lfs: { oid: sha256(b), size: b.length, pointerSize: 135 } }
             : { type: 'file', path: p, size: b.length, oid: gitOid(b) },
-        ),
-      );
+        );
+      }
+      return json(200, entries);
     }
     m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     if (m) {
@@ -174,6 +184,7 @@ test('downloadModel lands config, tokenizer and safetensors in the HF cache layo
     assert.equal(fs.readFileSync(path.join(storage, 'refs', 'main'), 'utf8'), repo.commit);
     assert.deepEqual(listTree(path.join(storage, 'blobs')).length, 5);
     assert.ok(!hub.requests.some((r) => /pytorch_model|msgpack|onnx|README/.test(r)), hub.requests.join('\n'));
+    assert.deepEqual(listTree(path.join(storage, 'blobs')).filter((f) => !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(f)), []); // no temp file left
     // The 300 kB file reports its completion; every file does once.
     assert.deepEqual(progress.filter(([f]) => f === 'model.safetensors').at(-1), ['model.safetensors', weights.length, weights.length]);
     assert.equal(new Set(progress.map(([f]) => f)).size, 5);
@@ -239,9 +250,27 @@ test('a transfer cut off midway or corrupted leaves nothing in the cache; a reru
     fs.rmSync(path.join(dir, 'model.safetensors'));
     const stale = `${blob}.999999999.abc.incomplete`;
     fs.writeFileSync(stale, 'half');
+    // One being written by a live download (this process, another call) stays.
+    const live = `${blob}.${process.pid}.def.incomplete`;
+    fs.writeFileSync(live, 'growing');
     await downloadModel('acme/tiny-gpt', { cacheDir, hubUrl: hub.url });
     assert.ok(!fs.existsSync(stale));
+    assert.ok(fs.existsSync(live));
     assert.ok(fs.readFileSync(path.join(dir, 'model.safetensors')).equals(weights));
+  } finally {
+    await hub.stop();
+  }
+});
+
+test('two downloads of one repo at once share the cache and both succeed', async () => {
+  const hub = await new FakeHub().start();
+  try {
+    const repo = hub.add('acme/tiny-gpt', gptRepo());
+    const cacheDir = tmp();
+    const [a, b] = await Promise.all([downloadModel('acme/tiny-gpt', { cacheDir, hubUrl: hub.url }), downloadModel('acme/tiny-gpt', { cacheDir, hubUrl: hub.url })]);
+    assert.equal(a, b);
+    assert.ok(fs.readFileSync(path.join(a, 'model.safetensors')).equals(repo.files['model.safetensors']));
+    assert.deepEqual(fs.readdirSync(a).sort(), ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
   } finally {
     await hub.stop();
   }
