@@ -23,7 +23,7 @@ export interface DownloadOptions {
   revision?: string;
   /** Default: $WRAPLAB_HF_CACHE, else HF's own rule ($HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub). */
   cacheDir?: string;
-  /** Default https://huggingface.co (the library's HUB_URL). */
+  /** Default $HF_ENDPOINT (a mirror, as in Python), else https://huggingface.co. */
   hubUrl?: string;
   /** A Hub token (`hf_…`) for private or gated repos; default $HF_TOKEN. */
   accessToken?: string;
@@ -72,7 +72,7 @@ export async function downloadModel(repoId: string, opts: DownloadOptions = {}):
   if (revision.split('/').includes('..') || revision.startsWith('/')) throw new HubError(`revision "${revision}" is not a branch, tag or commit`);
   const cacheDir = path.resolve(opts.cacheDir ?? defaultCacheDir());
   const storage = repoCacheDir(repoId, cacheDir);
-  const hubUrl = (opts.hubUrl ?? 'https://huggingface.co').replace(/\/+$/, '');
+  const hubUrl = (opts.hubUrl ?? (process.env.HF_ENDPOINT || 'https://huggingface.co')).replace(/\/+$/, '');
   const accessToken = opts.accessToken ?? (process.env.HF_TOKEN || undefined);
   if (accessToken !== undefined && !accessToken.startsWith('hf_')) {
     throw new HubError(`the Hub access token ${opts.accessToken !== undefined ? '(accessToken)' : 'in HF_TOKEN'} does not start with "hf_": copy it from https://huggingface.co/settings/tokens`);
@@ -163,6 +163,8 @@ interface FetchContext {
 /** Puts one repo file into the cache (unless there) and returns its snapshot path. */
 async function fetchToCache(entry: ListFileEntry, ctx: FetchContext): Promise<string> {
   const file = entry.path;
+  // The name comes from the server and is joined onto the cache: a top-level name, nothing that climbs out.
+  if (!/^[^/\\]+$/.test(file) || file === '.' || file === '..') throw new HubError(`${ctx.where}: the Hub listed a file named ${JSON.stringify(file)}, which wraplab will not write`);
   const size = entry.lfs?.size ?? entry.size;
   const pointer = path.join(ctx.snapshot, file);
   if (fs.existsSync(pointer)) {

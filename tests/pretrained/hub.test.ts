@@ -207,6 +207,13 @@ test('a second download is served from the cache: no file is fetched again; offl
     hub.requests = [];
     assert.equal(await downloadModel('acme/tiny-gpt', { cacheDir, hubUrl: hub.url, revision: repo.commit }), first);
     assert.deepEqual(hub.requests, [`GET /api/models/acme/tiny-gpt/tree/${repo.commit}`]); // a commit needs no lookup
+    process.env.HF_ENDPOINT = hub.url; // a mirror named as Python's huggingface_hub names it
+    try {
+      assert.equal(await downloadModel('acme/tiny-gpt', { cacheDir }), first);
+    } finally {
+      delete process.env.HF_ENDPOINT;
+    }
+    assert.equal(hub.requests.length, 3);
     hub.requests = [];
     process.env.HF_HUB_OFFLINE = '1';
     try {
@@ -321,6 +328,8 @@ test('a pickle-only repo, a missing repo or revision, and bad arguments give one
     await assert.rejects(downloadModel('acme/not-a-model', opts), /acme\/not-a-model@main has no config\.json/);
     await assert.rejects(downloadModel('acme/nope', opts), (e: Error) => e instanceof HubError && /acme\/nope@main: .* answered 401 .*accessToken \(or HF_TOKEN\)/.test(e.message));
     await assert.rejects(downloadModel('acme/empty', { ...opts, revision: 'v9' }), /acme\/empty@v9: .* answered 404 \(Invalid rev id: v9/);
+    hub.add('acme/hostile', { 'config.json': '{}', 'model.safetensors': Buffer.from('w'), '..\\..\\evil.json': '{}' });
+    await assert.rejects(downloadModel('acme/hostile', opts), /acme\/hostile@main: the Hub listed a file named "\.\.\\\\\.\.\\\\evil\.json", which wraplab will not write/);
     await assert.rejects(downloadModel('../etc', opts), /"\.\.\/etc" is not a model repo id: write it as owner\/name/);
     await assert.rejects(downloadModel('a/b/c', opts), /is not a model repo id/);
     await assert.rejects(downloadModel('acme/empty', { ...opts, accessToken: 'secret' }), /access token \(accessToken\) does not start with "hf_"/);
