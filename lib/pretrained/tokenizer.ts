@@ -71,12 +71,12 @@ export function loadTokenizer(dir: string): PretrainedTokenizer {
   const json = readJson(file, `pass a folder holding a HuggingFace tokenizer.json (downloadModel(repoId) fetches one with the model)`);
   const configFile = path.join(dir, 'tokenizer_config.json');
   const config = fs.existsSync(configFile) ? readJson(configFile, '') : undefined;
-  return build(json, config, file);
+  return build(json, config, file, configFile);
 }
 
 /** A tokenizer from parsed tokenizer.json (and tokenizer_config.json) objects. */
 export function tokenizerFromJson(json: object, config?: object): PretrainedTokenizer {
-  return build(json, config, 'tokenizer.json');
+  return build(json, config, 'tokenizer.json', 'tokenizer_config.json');
 }
 
 /** The token text of a tokenizer_config.json entry: a string, or an AddedToken object {content, ...}. */
@@ -86,11 +86,11 @@ function tokenContent(v: unknown): string | null {
   return null;
 }
 
-function build(json: object, config: object | undefined, source: string): PretrainedTokenizer {
+function build(json: object, config: object | undefined, source: string, configSource: string): PretrainedTokenizer {
   if (!isObject(json)) throw new TokenizerError(`${source} must hold a JSON object`);
   if (!isObject(json.model)) throw new TokenizerError(`${source} has no "model" object: it is not a HuggingFace tokenizer.json`);
   if (json.added_tokens !== undefined && !Array.isArray(json.added_tokens)) throw new TokenizerError(`${source}: "added_tokens" must be an array`);
-  if (config !== undefined && !isObject(config)) throw new TokenizerError(`tokenizer_config.json must hold a JSON object`);
+  if (config !== undefined && !isObject(config)) throw new TokenizerError(`${configSource} must hold a JSON object`);
   const cfg: Json = config ?? {};
   // The library requires every pipeline stage key and an added_tokens array; tokenizer.json files written by
   // older `tokenizers` versions omit the null ones.
@@ -113,7 +113,7 @@ function build(json: object, config: object | undefined, source: string): Pretra
       const content = tokenContent(cfg[key]);
       if (content === null) return null; // explicitly null in the config: the model has none
       const id = tokenToId(content);
-      if (id === null) throw new TokenizerError(`tokenizer_config.json: ${key} "${content}" is not in ${source}'s vocabulary`);
+      if (id === null) throw new TokenizerError(`${configSource}: ${key} "${content}" is not in ${source}'s vocabulary; correct or remove ${key} there`);
       return id;
     }
     const special = new Set(

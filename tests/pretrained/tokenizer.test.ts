@@ -135,6 +135,8 @@ test('loadTokenizer reads tokenizer.json + tokenizer_config.json from a folder; 
   const tok = loadTokenizer(dir);
   assert.equal(tok.bosTokenId, 2); // the config wins over the added token names
   assert.equal(tok.decode(tok.encode('hello world', { addSpecialTokens: false })), 'hello world');
+  fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ bos_token: { content: '<bos>', __type: 'AddedToken' } }));
+  assert.throws(() => loadTokenizer(dir), (e: Error) => e.message === `${path.join(dir, 'tokenizer_config.json')}: bos_token "<bos>" is not in ${path.join(dir, 'tokenizer.json')}'s vocabulary; correct or remove bos_token there`);
 
   const empty = tmp();
   assert.throws(
