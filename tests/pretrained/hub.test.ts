@@ -150,7 +150,8 @@ function listTree(dir: string): string[] {
   return out.sort();
 }
 
-const weights = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 251));
+const weights = Buffer.alloc(2_500_000);
+for (let i = 0; i < weights.length; i++) weights[i] = (i * 7919) % 251;
 const gptRepo = () => ({
   'config.json': '{"model_type": "gpt2", "n_layer": 1}',
   'tokenizer.json': '{"model": {"type": "BPE"}}',
@@ -185,8 +186,11 @@ test('downloadModel lands config, tokenizer and safetensors in the HF cache layo
     assert.deepEqual(listTree(path.join(storage, 'blobs')).length, 5);
     assert.ok(!hub.requests.some((r) => /pytorch_model|msgpack|onnx|README/.test(r)), hub.requests.join('\n'));
     assert.deepEqual(listTree(path.join(storage, 'blobs')).filter((f) => !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(f)), []); // no temp file left
-    // The 300 kB file reports its completion; every file does once.
-    assert.deepEqual(progress.filter(([f]) => f === 'model.safetensors').at(-1), ['model.safetensors', weights.length, weights.length]);
+    // The 2.5 MB file reports each MiB as it arrives, then completion; every file reports completion.
+    const steps = progress.filter(([f]) => f === 'model.safetensors').map(([, done, total]) => (assert.equal(total, weights.length), done));
+    assert.equal(steps.at(-1), weights.length);
+    assert.ok(steps.length >= 3 && steps.every((d, i) => i === 0 || d >= steps[i - 1]), `progress ${steps}`);
+    assert.ok(steps[0] >= 1 << 20 && steps[0] < weights.length, `first report at ${steps[0]}`);
     assert.equal(new Set(progress.map(([f]) => f)).size, 5);
   } finally {
     await hub.stop();
@@ -244,7 +248,7 @@ test('a transfer cut off midway or corrupted leaves nothing in the cache; a reru
       assert.ok(!fs.existsSync(path.join(storage, 'refs', 'main'))); // refs/main only once the snapshot is whole
     };
     hub.spoil.set('model.safetensors', 'drop');
-    await assert.rejects(downloadModel('acme/tiny-gpt', { cacheDir, hubUrl: hub.url }), (e: Error) => e instanceof HubError && /acme\/tiny-gpt@main: the download of model\.safetensors (broke off|ended) after \d+ of 300000 bytes/.test(e.message));
+    await assert.rejects(downloadModel('acme/tiny-gpt', { cacheDir, hubUrl: hub.url }), (e: Error) => e instanceof HubError && /acme\/tiny-gpt@main: the download of model\.safetensors (broke off|ended) after \d+ of 2500000 bytes/.test(e.message));
     noTraceOfWeights();
     hub.spoil.set('model.safetensors', 'corrupt');
     await assert.rejects(downloadModel('acme/tiny-gpt', { cacheDir, hubUrl: hub.url }), new RegExp(`model\\.safetensors arrived corrupted \\(sha256 [0-9a-f]{64}, the Hub lists ${sha256(weights)}\\); run again`));
