@@ -248,16 +248,18 @@ function removeDeadTemps(blob: string): void {
   const dir = path.dirname(blob);
   const prefix = `${path.basename(blob)}.`;
   for (const name of fs.readdirSync(dir)) {
-    if (!name.startsWith(prefix) || !name.endsWith('.incomplete')) continue;
+    // Only our own names (<etag>.<pid>.<random>.incomplete): Python's <etag>.incomplete may be a live resumable download.
+    const m = name.startsWith(prefix) ? /^(\d+)\.[a-z0-9]+\.incomplete$/.exec(name.slice(prefix.length)) : null;
+    if (!m) continue;
     const file = path.join(dir, name);
-    const pid = Number(name.slice(prefix.length).split('.')[0]);
+    const pid = Number(m[1]);
     let idle = 0;
     try {
       idle = Date.now() - fs.statSync(file).mtimeMs;
     } catch {
       continue; // finished or removed meanwhile
     }
-    if (Number.isInteger(pid) && pid > 0 && alive(pid) && idle < STALE_TEMP_MS) continue;
+    if (pid > 0 && alive(pid) && idle < STALE_TEMP_MS) continue;
     fs.rmSync(file, { force: true });
   }
 }

@@ -264,9 +264,12 @@ test('a transfer cut off midway or corrupted leaves nothing in the cache; a reru
     // One being written by a live download (this process, another call) stays.
     const live = `${blob}.${process.pid}.def.incomplete`;
     fs.writeFileSync(live, 'growing');
+    const python = `${blob}.incomplete`; // huggingface_hub's resumable temp: not ours to delete
+    fs.writeFileSync(python, 'resumable');
     await downloadModel('acme/tiny-gpt', { cacheDir, hubUrl: hub.url });
     assert.ok(!fs.existsSync(stale));
     assert.ok(fs.existsSync(live));
+    assert.ok(fs.existsSync(python));
     assert.ok(fs.readFileSync(path.join(dir, 'model.safetensors')).equals(weights));
   } finally {
     await hub.stop();
