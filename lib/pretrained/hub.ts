@@ -209,6 +209,11 @@ async function downloadBlob(entry: ListFileEntry, etag: string, blob: string, si
     try {
       let next = PROGRESS_STEP;
       const reader = data.stream().getReader();
+      // On any error below, stop the transfer instead of leaving the connection streaming into nothing.
+      const stop = (e: unknown): never => {
+        reader.cancel().catch(() => undefined);
+        throw e;
+      };
       for (;;) {
         let chunk: ReadableStreamReadResult<Uint8Array>;
         try {
@@ -218,8 +223,12 @@ async function downloadBlob(entry: ListFileEntry, etag: string, blob: string, si
         }
         if (chunk.done) break;
         const bytes = chunk.value;
-        if (done + bytes.length > size) throw new HubError(`${ctx.where}: ${file} is larger than the ${size} bytes the Hub listed; run again`);
-        fs.writeSync(out, bytes);
+        if (done + bytes.length > size) stop(new HubError(`${ctx.where}: ${file} is larger than the ${size} bytes the Hub listed; run again`));
+        try {
+          for (let at = 0; at < bytes.length; ) at += fs.writeSync(out, bytes, at); // writeSync may write less than asked
+        } catch (e) {
+          stop(new HubError(`${ctx.where}: cannot write ${temp}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`));
+        }
         hash.update(bytes);
         done += bytes.length;
         if (done >= next) {

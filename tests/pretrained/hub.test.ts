@@ -29,8 +29,8 @@ interface FakeRepo {
 class FakeHub {
   requests: string[] = [];
   repos = new Map<string, FakeRepo>();
-  /** How to spoil the next full download of a file: cut it halfway, or flip a byte. */
-  spoil = new Map<string, 'drop' | 'corrupt'>();
+  /** How to spoil the next full download of a file: cut it halfway, flip a byte, or append bytes. */
+  spoil = new Map<string, 'drop' | 'corrupt' | 'longer'>();
   private server = http.createServer((req, res) => this.handle(req, res));
   url = '';
 
@@ -121,6 +121,11 @@ class FakeHub {
     }
     const spoil = this.spoil.get(name);
     this.spoil.delete(name);
+    if (spoil === 'longer') {
+      const body = Buffer.concat([file, Buffer.from('trailing junk')]);
+      res.writeHead(200, { ...headers, 'Content-Length': String(body.length) });
+      return void res.end(body);
+    }
     res.writeHead(200, { ...headers, 'Content-Length': String(file.length) });
     if (spoil === 'drop') {
       res.write(file.subarray(0, file.length >> 1));
@@ -235,7 +240,7 @@ test('a second download is served from the cache: no file is fetched again; offl
   await assert.rejects(downloadModel('acme/missing', { cacheDir, hubUrl: hub.url }), (e: Error) => e instanceof HubError && /cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\) and acme\/missing@main is not in the cache/.test(e.message));
 });
 
-test('a transfer cut off midway or corrupted leaves nothing in the cache; a rerun downloads the file whole', async () => {
+test('a transfer cut off midway, corrupted or longer than listed leaves nothing in the cache; a rerun downloads the file whole', async () => {
   const hub = await new FakeHub().start();
   try {
     const repo = hub.add('acme/tiny-gpt', gptRepo());
@@ -252,6 +257,9 @@ test('a transfer cut off midway or corrupted leaves nothing in the cache; a reru
     noTraceOfWeights();
     hub.spoil.set('model.safetensors', 'corrupt');
     await assert.rejects(downloadModel('acme/tiny-gpt', { cacheDir, hubUrl: hub.url }), new RegExp(`model\\.safetensors arrived corrupted \\(sha256 [0-9a-f]{64}, the Hub lists ${sha256(weights)}\\); run again`));
+    noTraceOfWeights();
+    hub.spoil.set('model.safetensors', 'longer');
+    await assert.rejects(downloadModel('acme/tiny-gpt', { cacheDir, hubUrl: hub.url }), /model\.safetensors is larger than the 2500000 bytes the Hub listed; run again/);
     noTraceOfWeights();
     const dir = await downloadModel('acme/tiny-gpt', { cacheDir, hubUrl: hub.url });
     assert.ok(fs.readFileSync(path.join(dir, 'model.safetensors')).equals(weights));
