@@ -1,4 +1,4 @@
-import test from 'node:test';
+import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -8,7 +8,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { defaultCacheDir, downloadModel, HubError, repoCacheDir } from '../../lib/pretrained/hub';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-hub-'));
+const made: string[] = [];
+const tmp = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-hub-'));
+  made.push(d);
+  return d;
+};
+after(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
 delete process.env.HF_TOKEN;
 delete process.env.HF_HUB_OFFLINE;
 

@@ -1,4 +1,4 @@
-import test from 'node:test';
+import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -7,7 +7,15 @@ import { loadTokenizer, tokenizerFromJson, TokenizerError } from '../../lib/pret
 import { WraplabError } from '../../lib/engine/errors';
 import { bytesToUnicode, gpt2Fixture } from './gpt2-fixture';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-tok-'));
+const made: string[] = [];
+const tmp = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-tok-'));
+  made.push(d);
+  return d;
+};
+after(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
 
 // Each line probes a different rule of GPT-2's pre-tokenizer regex or of byte-level BPE.
 const CORPUS = [
