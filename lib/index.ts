@@ -18,3 +18,4 @@ export * as pcfg from './experiments/pcfg';
 export * as tracr from './experiments/tracr';
 export * as tinystories from './experiments/tinystories';
 export * as toy from './experiments/toy';
+export * as pretrained from './pretrained';

@@ -8,7 +8,7 @@
  * it only makes the fixed optimisation budget work across layers whose scales differ a lot).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Batch } from '../engine/data';
+import { type Batch, makeBatch } from '../engine/data';
 import { parseActName, type Transformer } from '../engine/model';
 import { Optimizer } from '../engine/optim';
 import { Rng } from '../engine/rng';
@@ -187,4 +187,62 @@ export function trainProbe(train: ProbeData, test: ProbeData, opts: ProbeOptions
     W.dispose();
     b.dispose();
   }
+}
+
+export interface TokenProbeRow {
+  /** The activation probed (e.g. blocks.2.resid_post). */
+  name: string;
+  trainAccuracy: number;
+  testAccuracy: number;
+  /** Test accuracy of always answering the training set's most common class. */
+  majority: number;
+  /** Test examples. */
+  n: number;
+}
+
+/**
+ * A linear probe per activation for a label of each token: `labels[i][t]` is the class of token t of sequence i
+ * (-1 = not probed). Sequences split into train and test (whole sequences, so no token's context leaks across),
+ * by `testFraction` from the end. Each row reports the probe beside its majority-class baseline.
+ */
+export function probeTokenLabels(
+  model: Transformer,
+  seqs: readonly (readonly number[])[],
+  labels: readonly (readonly number[])[],
+  opts: { names: string[]; classes: number; seed: number; testFraction?: number; steps?: number },
+): TokenProbeRow[] {
+  if (labels.length !== seqs.length || labels.some((l, i) => l.length !== seqs[i].length)) throw new Error('probeTokenLabels: one label per token of each sequence');
+  const T = Math.max(...seqs.map((s) => s.length));
+  const batch = makeBatch(seqs.length, T);
+  seqs.forEach((s, i) => batch.tokens.set(s, i * T));
+  const nTest = Math.max(1, Math.round(seqs.length * (opts.testFraction ?? 0.25)));
+  const split = seqs.length - nTest;
+  if (split < 1) throw new Error('probeTokenLabels: too few sequences to split into train and test');
+  // One batch row per probed token (extractFeatures averages a row's positions; one position = that token).
+  const rows: { seq: number; t: number; y: number }[] = [];
+  labels.forEach((l, i) => l.forEach((y, t) => y >= 0 && rows.push({ seq: i, t, y })));
+  const expanded = makeBatch(rows.length, T);
+  rows.forEach((r, k) => expanded.tokens.set(batch.tokens.subarray(r.seq * T, (r.seq + 1) * T), k * T));
+  const feats = extractFeatures(model, expanded, rows.map((r) => [r.t]), opts.names);
+  const isTest = rows.map((r) => r.seq >= split);
+  return opts.names.map((name) => {
+    const x = feats[name];
+    const dim = x.length / rows.length;
+    const pick = (test: boolean): ProbeData => {
+      const idx = rows.map((_, k) => k).filter((k) => isTest[k] === test);
+      const out = new Float32Array(idx.length * dim);
+      idx.forEach((k, j) => out.set(x.subarray(k * dim, (k + 1) * dim), j * dim));
+      return { x: out, y: Int32Array.from(idx, (k) => rows[k].y) };
+    };
+    const train = pick(false);
+    const test = pick(true);
+    const counts = new Array(opts.classes).fill(0);
+    for (const y of train.y) counts[y]++;
+    const top = counts.indexOf(Math.max(...counts));
+    let hits = 0;
+    for (const y of test.y) if (y === top) hits++;
+    const majority = hits / test.y.length;
+    const r = trainProbe(train, test, { dim, classes: opts.classes, seed: opts.seed, steps: opts.steps ?? 1000 });
+    return { name, trainAccuracy: r.trainAccuracy, testAccuracy: r.testAccuracy, majority, n: test.y.length };
+  });
 }

@@ -210,6 +210,8 @@ export interface SaveOptions {
   tokenizerDir?: string;
   /** Replace an existing non-empty directory. */
   overwrite?: boolean;
+  /** Extra config.json fields (e.g. bos_token_id); the structural fields always come from the model. */
+  hfConfig?: HfConfig;
 }
 
 export class PretrainedSaveError extends WraplabError {}
@@ -276,7 +278,7 @@ export function savePretrained(model: Transformer, dir: string, opts: SaveOption
       shards.forEach((shard, i) => shard.forEach((t) => (weightMap[t.name] = names[i])));
       fs.writeFileSync(path.join(tmp, SAFETENSORS_INDEX), JSON.stringify({ metadata: { total_size: dataBytes(tensors) }, weight_map: weightMap }, null, 2) + '\n');
     }
-    const hf: HfConfig = { ...(origin?.family === fam.modelType ? origin.hfConfig : {}), ...fam.toHf(c), torch_dtype: TORCH_DTYPE[dtype] };
+    const hf: HfConfig = { ...(origin?.family === fam.modelType ? origin.hfConfig : {}), ...opts.hfConfig, ...fam.toHf(c), torch_dtype: TORCH_DTYPE[dtype] };
     fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(hf, null, 2) + '\n');
     const tokenizerDir = opts.tokenizerDir ?? origin?.dir;
     if (tokenizerDir) {
