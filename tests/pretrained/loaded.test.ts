@@ -9,6 +9,8 @@ import { actName } from '../../lib/engine/model';
 import { packSequences } from '../../lib/engine/data';
 import { train } from '../../lib/engine/train';
 import { generate } from '../../lib/engine/generate';
+import { batchLoss } from '../../lib/engine/evaluate';
+import { PruneMasks, exactScores, mlpOutputs, scoreUnits } from '../../lib/analysis/prune';
 import { loadCheckpointDir, savePretrained } from '../../lib/pretrained/checkpoint';
 
 const FIXTURES = path.resolve(__dirname, '../../../tests/fixtures/pretrained');
@@ -95,4 +97,23 @@ test('fine-tuning a loaded GPT-NeoX (F16 on disk) lowers the loss, saves, and re
   assert.deepEqual(gen, seq.slice(prompt.length));
   model.dispose();
   back.dispose();
+});
+
+test('pruning on a loaded GPT-2: grad x weight scores every neuron, and pruning the top one lowers the loss it scored', async () => {
+  await initBackend();
+  const { model } = loadCheckpointDir(path.join(FIXTURES, 'gpt2'));
+  const tokens = ref('gpt2').input_ids;
+  const batch = packSequences(tokens, tokens[0].length - 1, 0);
+  const spec = { granularity: 'row' as const, params: mlpOutputs(model) };
+  const scores = scoreUnits(model, [batch], spec);
+  assert.equal(scores.length, model.config.nLayers * model.config.dMlp);
+  const loss = (masks: Record<string, tf.Tensor>) => batchLoss(model, batch, { masks });
+  const pruned = new PruneMasks(model, 'row');
+  const exact = exactScores(model, [batch], spec, pruned);
+  pruned.add(exact[0]);
+  const masks = pruned.toMasks();
+  assert.ok(exact[0].score > 0);
+  assert.ok(Math.abs(loss({}) - loss(masks) - exact[0].score) < 1e-4, 'the exact score is the loss drop pruning gives');
+  tf.dispose(Object.values(masks));
+  model.dispose();
 });
