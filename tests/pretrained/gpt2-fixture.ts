@@ -7,6 +7,7 @@
  * exist before r and nothing of lower rank joins them. Listing merges in rank order reproduces tiktoken's priority.
  */
 import { Tiktoken } from 'js-tiktoken/lite';
+import { byteLevelAlphabet } from '../../lib/pretrained/demo';
 
 interface TiktokenRanks {
   pat_str: string;
@@ -17,14 +18,8 @@ interface TiktokenRanks {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ranksData = require('js-tiktoken/ranks/gpt2') as TiktokenRanks;
 
-/** GPT-2's byte → printable-unicode table (the byte-level BPE alphabet): printable Latin-1 maps to itself, the rest to U+0100…. */
-export function bytesToUnicode(): string[] {
-  const keep = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-  const out: string[] = [];
-  let n = 0;
-  for (let b = 0; b < 256; b++) out[b] = String.fromCharCode(keep(b) ? b : 256 + n++);
-  return out;
-}
+/** GPT-2's byte → printable-unicode table (the byte-level BPE alphabet): the library's own. */
+export const bytesToUnicode = byteLevelAlphabet;
 
 /** Token bytes by rank, from js-tiktoken's compressed lines "<char> <first rank> <base64 token> <base64 token> …". */
 function tokenBytesByRank(): Buffer[] {
