@@ -100,6 +100,11 @@ function linear(key: string, param: string, out: number, inp: number, head = fal
   return { key, shape: [out, inp], head, load: (d) => [[param, transpose(d, out, inp)]], save: (get) => transpose(get(param), inp, out) };
 }
 
+/** An nn.Linear with bias: `${key}.weight` [out, in] and `${key}.bias` [out]. */
+function biasedLinear(key: string, w: string, b: string, out: number, inp: number): TensorRule[] {
+  return [linear(`${key}.weight`, w, out, inp), same(`${key}.bias`, b, [out])];
+}
+
 function layerNorm(key: string, prefix: string, d: number, withBias: boolean): TensorRule[] {
   const rules = [same(`${key}.weight`, `${prefix}.w`, [d])];
   if (withBias) rules.push(same(`${key}.bias`, `${prefix}.b`, [d]));
@@ -314,10 +319,10 @@ const gptNeo: Family = {
       const b = `blocks.${i}`;
       rules.push(...layerNorm(`${h}.ln_1`, `${b}.ln1`, d, true));
       for (const x of ['q', 'k', 'v'] as const) rules.push(linear(`${h}.attn.attention.${x}_proj.weight`, `${b}.attn.W_${x.toUpperCase()}`, d, d));
-      rules.push(linear(`${h}.attn.attention.out_proj.weight`, `${b}.attn.W_O`, d, d), same(`${h}.attn.attention.out_proj.bias`, `${b}.attn.b_O`, [d]));
+      rules.push(...biasedLinear(`${h}.attn.attention.out_proj`, `${b}.attn.W_O`, `${b}.attn.b_O`, d, d));
       rules.push(...layerNorm(`${h}.ln_2`, `${b}.ln2`, d, true));
-      rules.push(linear(`${h}.mlp.c_fc.weight`, `${b}.mlp.W_in`, m, d), same(`${h}.mlp.c_fc.bias`, `${b}.mlp.b_in`, [m]));
-      rules.push(linear(`${h}.mlp.c_proj.weight`, `${b}.mlp.W_out`, d, m), same(`${h}.mlp.c_proj.bias`, `${b}.mlp.b_out`, [d]));
+      rules.push(...biasedLinear(`${h}.mlp.c_fc`, `${b}.mlp.W_in`, `${b}.mlp.b_in`, m, d));
+      rules.push(...biasedLinear(`${h}.mlp.c_proj`, `${b}.mlp.W_out`, `${b}.mlp.b_out`, d, m));
     }
     rules.push(...layerNorm('ln_f', 'ln_final', d, true), ...untiedHead('lm_head.weight', c));
     return rules;
@@ -424,8 +429,8 @@ const gptNeox: Family = {
       rules.push(linear(`${h}.attention.dense.weight`, `${b}.attn.W_O`, d, H * dh));
       if (c.attnOutBias) rules.push(same(`${h}.attention.dense.bias`, `${b}.attn.b_O`, [d]));
       rules.push(...layerNorm(`${h}.post_attention_layernorm`, `${b}.ln2`, d, true));
-      rules.push(linear(`${h}.mlp.dense_h_to_4h.weight`, `${b}.mlp.W_in`, m, d), same(`${h}.mlp.dense_h_to_4h.bias`, `${b}.mlp.b_in`, [m]));
-      rules.push(linear(`${h}.mlp.dense_4h_to_h.weight`, `${b}.mlp.W_out`, d, m), same(`${h}.mlp.dense_4h_to_h.bias`, `${b}.mlp.b_out`, [d]));
+      rules.push(...biasedLinear(`${h}.mlp.dense_h_to_4h`, `${b}.mlp.W_in`, `${b}.mlp.b_in`, m, d));
+      rules.push(...biasedLinear(`${h}.mlp.dense_4h_to_h`, `${b}.mlp.W_out`, `${b}.mlp.b_out`, d, m));
     }
     rules.push(...layerNorm('final_layer_norm', 'ln_final', d, true), ...untiedHead('embed_out.weight', c));
     return rules;
