@@ -46,3 +46,15 @@ test('wraplab run prints the results path of a finished run', () => {
   assert.equal(results.experiment, 'demo-sort');
   assert.equal(typeof results.results.tokenAccuracy, 'number');
 });
+
+test('wraplab models lists the four HuggingFace families and refuses an unknown bench shape', () => {
+  const r = cli('models');
+  assert.equal(r.code, 0);
+  for (const f of ['gpt2', 'gpt_neo', 'gpt_neox', 'llama']) assert.match(r.out, new RegExp(`^  ${f} `, 'm'));
+  assert.match(r.out, /pickles are refused/);
+  const j = cli('models', '--json');
+  assert.deepEqual(JSON.parse(j.out).map((f: { modelType: string }) => f.modelType), ['gpt2', 'gpt_neo', 'gpt_neox', 'llama']);
+  const bad = cli('models', '--bench', '--shapes', 'gpt5');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--shapes: unknown gpt5; known: gpt2, pythia-70m, TinyStories-33M, SmolLM-135M/);
+});
