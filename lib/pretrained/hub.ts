@@ -9,7 +9,8 @@
  * `@huggingface/hub`. The cache writes are ours: the library's downloadFileToCacheDir/snapshotDownload fetch every
  * file of a repo (pickles, ONNX, Flax included), report no progress and do not check what they wrote against the
  * Hub's hashes. Here every file is streamed to a temp name next to its blob, checked against the listed size and
- * sha256 (LFS) or git blob id (small files), and only then renamed into place.
+ * sha256 (LFS) or git blob id (small files), and only then renamed into place. A transfer that breaks off keeps
+ * its bytes as <etag>.wraplab-resume; the next run asks for the rest with a Range request and checks the whole.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -187,6 +188,9 @@ async function fetchToCache(entry: ListFileEntry, ctx: FetchContext): Promise<st
   return pointer;
 }
 
+/** Where an interrupted download's bytes wait for the next run (one per blob; claimed by renaming it away). */
+const resumeName = (blob: string) => `${blob}.wraplab-resume`;
+
 async function downloadBlob(entry: ListFileEntry, etag: string, blob: string, size: number, ctx: FetchContext): Promise<void> {
   const file = entry.path;
   removeDeadTemps(blob);
@@ -195,20 +199,26 @@ async function downloadBlob(entry: ListFileEntry, etag: string, blob: string, si
   // sha256 of the content for LFS files; for small files git's blob id, sha1("blob <size>\0" + content).
   const hash = entry.lfs ? createHash('sha256') : createHash('sha1').update(`blob ${size}\0`);
   let done = 0;
+  // A transfer that breaks off keeps its bytes for the next run; one that lies (too long, wrong hash) does not.
+  let keepPartial = false;
   try {
+    done = claimPartial(blob, temp, size, hash);
     let data: Blob | null;
     try {
       // xet: false streams the file over plain HTTP (the Hub redirects to its CDN), the path this module's tests
       // exercise; integrity is checked below either way.
       data = await downloadFile({ ...ctx, path: file, xet: false });
     } catch (e) {
+      keepPartial = done > 0;
       throw hubError(e, `${ctx.where}: ${file}`, ctx.hubUrl);
     }
     if (!data) throw new HubError(`${ctx.where}: ${file} was listed but the Hub answers that it does not exist; retry later`);
-    const out = fs.openSync(temp, 'w');
+    if (done > 0) ctx.onProgress?.(file, done, size);
+    const out = fs.openSync(temp, done > 0 ? 'a' : 'w');
     try {
-      let next = PROGRESS_STEP;
-      const reader = data.stream().getReader();
+      let next = done + PROGRESS_STEP;
+      // Resuming asks for the rest only (an HTTP Range request for large files).
+      const reader = (done > 0 ? data.slice(done, size) : data).stream().getReader();
       // On any error below, stop the transfer instead of leaving the connection streaming into nothing.
       const stop = (e: unknown): never => {
         reader.cancel().catch(() => undefined);
@@ -219,7 +229,8 @@ async function downloadBlob(entry: ListFileEntry, etag: string, blob: string, si
         try {
           chunk = await reader.read();
         } catch (e) {
-          throw new HubError(`${ctx.where}: the download of ${file} broke off after ${done} of ${size} bytes (${causeOf(e)}); run again to restart it`);
+          keepPartial = true;
+          throw new HubError(`${ctx.where}: the download of ${file} broke off after ${done} of ${size} bytes (${causeOf(e)}); run again to resume it`);
         }
         if (chunk.done) break;
         const bytes = chunk.value;
@@ -240,13 +251,47 @@ async function downloadBlob(entry: ListFileEntry, etag: string, blob: string, si
     } finally {
       fs.closeSync(out);
     }
-    if (done !== size) throw new HubError(`${ctx.where}: the download of ${file} ended after ${done} of ${size} bytes; run again to restart it`);
+    if (done !== size) {
+      keepPartial = true;
+      throw new HubError(`${ctx.where}: the download of ${file} ended after ${done} of ${size} bytes; run again to resume it`);
+    }
     const got = hash.digest('hex');
     if (got !== etag) throw new HubError(`${ctx.where}: ${file} arrived corrupted (${entry.lfs ? 'sha256' : 'git blob id'} ${got}, the Hub lists ${etag}); run again`);
     fs.renameSync(temp, blob);
   } finally {
+    if (keepPartial && fs.existsSync(temp) && fs.statSync(temp).size > 0) fs.renameSync(temp, resumeName(blob));
     fs.rmSync(temp, { force: true });
   }
+}
+
+/**
+ * Takes over the bytes an interrupted download left (renaming them to this download's temp name, so two processes
+ * never both resume one partial), feeds them to the hash and returns their length; 0 when there are none.
+ */
+function claimPartial(blob: string, temp: string, size: number, hash: ReturnType<typeof createHash>): number {
+  try {
+    fs.renameSync(resumeName(blob), temp);
+  } catch {
+    return 0;
+  }
+  const have = fs.statSync(temp).size;
+  if (have >= size) {
+    fs.rmSync(temp, { force: true }); // cannot be a prefix of the file: start over
+    return 0;
+  }
+  const fd = fs.openSync(temp, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(have, 8 << 20));
+    for (let at = 0; at < have; ) {
+      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, have - at), at);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+      at += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return have;
 }
 
 /**

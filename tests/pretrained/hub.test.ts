@@ -123,9 +123,11 @@ class FakeHub {
   }
 
   private serve(req: http.IncomingMessage, res: http.ServerResponse, name: string, file: Buffer, headers: Record<string, string>): void {
-    if (req.headers.range === 'bytes=0-0') {
-      res.writeHead(206, { ...headers, 'Content-Range': `bytes 0-0/${file.length}`, 'Content-Length': '1' });
-      return void res.end(file.subarray(0, 1));
+    const range = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range ?? ''));
+    if (range) {
+      const [from, to] = [Number(range[1]), Math.min(Number(range[2]), file.length - 1)];
+      res.writeHead(206, { ...headers, 'Content-Range': `bytes ${from}-${to}/${file.length}`, 'Content-Length': String(to - from + 1) });
+      return void res.end(file.subarray(from, to + 1));
     }
     const spoil = this.spoil.get(name);
     this.spoil.delete(name);
@@ -248,7 +250,7 @@ test('a second download is served from the cache: no file is fetched again; offl
   await assert.rejects(downloadModel('acme/missing', { cacheDir, hubUrl: hub.url }), (e: Error) => e instanceof HubError && /cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\) and acme\/missing@main is not in the cache/.test(e.message));
 });
 
-test('a transfer cut off midway, corrupted or longer than listed leaves nothing in the cache; a rerun downloads the file whole', async () => {
+test('a transfer cut off midway, corrupted or longer than listed leaves nothing under its final name; a cut-off one resumes by Range request, a lying one starts over', async () => {
   const hub = await new FakeHub().start();
   try {
     const repo = hub.add('acme/tiny-gpt', gptRepo());
@@ -261,7 +263,28 @@ test('a transfer cut off midway, corrupted or longer than listed leaves nothing 
       assert.ok(!fs.existsSync(path.join(storage, 'refs', 'main'))); // refs/main only once the snapshot is whole
     };
     hub.spoil.set('model.safetensors', 'drop');
-    await assert.rejects(downloadModel('acme/tiny-gpt', { cacheDir, hubUrl: hub.url }), (e: Error) => e instanceof HubError && /acme\/tiny-gpt@main: the download of model\.safetensors (broke off|ended) after \d+ of 2500000 bytes/.test(e.message));
+    await assert.rejects(downloadModel('acme/tiny-gpt', { cacheDir, hubUrl: hub.url }), (e: Error) => e instanceof HubError && /acme\/tiny-gpt@main: the download of model\.safetensors (broke off|ended) after \d+ of 2500000 bytes.*run again to resume it/.test(e.message));
+    // The bytes that arrived wait under the resume name; nothing sits under the blob's or the file's own name.
+    const resume = path.join(storage, 'blobs', `${sha256(weights)}.wraplab-resume`);
+    const kept = fs.readFileSync(resume);
+    assert.ok(kept.length > 0 && kept.length < weights.length && kept.equals(weights.subarray(0, kept.length)));
+    const aside = path.join(tmp(), 'partial');
+    fs.renameSync(resume, aside);
+    noTraceOfWeights();
+    fs.renameSync(aside, resume);
+    // The next run asks only for the rest, and the file it assembles passes the sha256 check.
+    hub.requests.length = 0;
+    const resumed = await downloadModel('acme/tiny-gpt', { cacheDir, hubUrl: hub.url });
+    assert.ok(fs.readFileSync(path.join(resumed, 'model.safetensors')).equals(weights));
+    assert.ok(hub.requests.some((r) => r.endsWith(`bytes=${kept.length}-${weights.length - 1}`)), hub.requests.join('\n'));
+    assert.ok(!fs.existsSync(resume));
+    fs.rmSync(path.join(storage, 'blobs', sha256(weights)));
+    fs.rmSync(path.join(resumed, 'model.safetensors'));
+    fs.rmSync(path.join(storage, 'refs', 'main'));
+    noTraceOfWeights();
+    // A partial that is not a prefix of the file (the file changed) fails its hash check once, then starts over.
+    fs.writeFileSync(resume, Buffer.alloc(1000, 7));
+    await assert.rejects(downloadModel('acme/tiny-gpt', { cacheDir, hubUrl: hub.url }), /arrived corrupted/);
     noTraceOfWeights();
     hub.spoil.set('model.safetensors', 'corrupt');
     await assert.rejects(downloadModel('acme/tiny-gpt', { cacheDir, hubUrl: hub.url }), new RegExp(`model\\.safetensors arrived corrupted \\(sha256 [0-9a-f]{64}, the Hub lists ${sha256(weights)}\\); run again`));
