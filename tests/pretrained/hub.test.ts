@@ -401,3 +401,35 @@ test('default cache: WRAPLAB_HF_CACHE, else HF_HUB_CACHE, else HF_HOME/hub, else
     Object.assign(process.env, saved);
   }
 });
+
+test('loadPretrained with a Hub id: downloads into the cache, loads the same model as the folder, then works offline', async () => {
+  const { loadPretrained, writeRandomCheckpoint } = await import('../../lib/pretrained');
+  const { tf } = await import('../../lib/engine/backend');
+  const local = writeRandomCheckpoint(path.join(tmp(), 'llama'), { family: 'llama', seed: 5 });
+  const files: Record<string, Buffer> = {};
+  for (const f of fs.readdirSync(local)) files[f] = fs.readFileSync(path.join(local, f));
+  files['pytorch_model.bin'] = Buffer.from('a pickle that must never be fetched');
+  const hub = await new FakeHub().start();
+  try {
+    hub.add('acme/demo-llama', files);
+    const cacheDir = tmp();
+    const progress: string[] = [];
+    const fromHub = await loadPretrained('acme/demo-llama', { cacheDir, hubUrl: hub.url, onProgress: (f, done, total) => done === total && progress.push(f) });
+    assert.deepEqual([...new Set(progress)].sort(), ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    assert.ok(!hub.resolves().some((r) => r.includes('pytorch_model.bin')));
+    const fromDir = await loadPretrained(local);
+    assert.equal(fromHub.family, 'llama');
+    assert.deepEqual(fromHub.model.getWeights(), fromDir.model.getWeights());
+    const ids = [fromHub.tokenizer!.encode('Once upon a time')];
+    assert.deepEqual(tf.tidy(() => fromHub.model.forward(ids).logits.arraySync()), tf.tidy(() => fromDir.model.forward(ids).logits.arraySync()));
+    process.env.HF_HUB_OFFLINE = '1';
+    const before = hub.requests.length;
+    const offline = await loadPretrained('acme/demo-llama', { cacheDir, hubUrl: hub.url });
+    assert.equal(hub.requests.length, before, 'offline: no request');
+    assert.deepEqual(offline.model.getWeights(), fromDir.model.getWeights());
+    for (const m of [fromHub, fromDir, offline]) m.model.dispose();
+  } finally {
+    delete process.env.HF_HUB_OFFLINE;
+    await hub.stop();
+  }
+});
