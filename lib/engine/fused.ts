@@ -68,7 +68,7 @@ function withViews(args: KernelArgs, inputNames: string[], outShapes: number[][]
 // Optimizer updates. Each line mirrors one tf op of Optimizer.apply's plain path, rounded to float32.
 // ---------------------------------------------------------------------------------------------------
 
-interface AdamWAttrs {
+export interface AdamWAttrs {
   lr: number;
   beta1: number;
   beta2: number;
@@ -81,34 +81,10 @@ interface AdamWAttrs {
 function adamwKernel(args: KernelArgs): tf.TensorInfo[] {
   const a = args.attrs as unknown as AdamWAttrs;
   const shape = (args.inputs.p as tf.TensorInfo).shape;
-  return withViews(args, ['p', 'g', 'm', 'v'], [shape, shape, shape], ([P, G, M, V], [P1, M1, V1]) => {
-    const b1 = f32(a.beta1);
-    const nb1 = f32(1 - a.beta1);
-    const b2 = f32(a.beta2);
-    const nb2 = f32(1 - a.beta2);
-    const sqrtBc2 = f32(Math.sqrt(1 - Math.pow(a.beta2, a.step)));
-    const stepSize = f32(a.lr / (1 - Math.pow(a.beta1, a.step)));
-    const eps = f32(a.eps);
-    const keep = f32(1 - a.lr * a.weightDecay);
-    const decays = a.weightDecay > 0;
-    const scaled = a.gradScale !== 1;
-    const scale = f32(a.gradScale);
-    const c = activeCKernels(); // the same loop in C (native/kernels.c), bit-identical
-    if (c) return c.adamw(P, G, M, V, P1, M1, V1, P.length, b1, nb1, b2, nb2, sqrtBc2, stepSize, eps, keep, +decays, +scaled, scale);
-    for (let i = 0; i < P.length; i++) {
-      const g = scaled ? f32(G[i] * scale) : G[i];
-      const m = f32(f32(M[i] * b1) + f32(g * nb1));
-      const v = f32(f32(V[i] * b2) + f32(f32(g * g) * nb2));
-      const denom = f32(f32(f32(Math.sqrt(v)) / sqrtBc2) + eps);
-      const p = decays ? f32(P[i] * keep) : P[i];
-      P1[i] = f32(p - f32(f32(m / denom) * stepSize));
-      M1[i] = m;
-      V1[i] = v;
-    }
-  });
+  return withViews(args, ['p', 'g', 'm', 'v'], [shape, shape, shape], ([P, G, M, V], [P1, M1, V1]) => adamwLoop(P, G, M, V, P1, M1, V1, a));
 }
 
-interface SgdAttrs {
+export interface SgdAttrs {
   lr: number;
   momentum: number;
   weightDecay: number;
@@ -118,20 +94,88 @@ interface SgdAttrs {
 function sgdKernel(args: KernelArgs): tf.TensorInfo[] {
   const a = args.attrs as unknown as SgdAttrs;
   const shape = (args.inputs.p as tf.TensorInfo).shape;
-  return withViews(args, ['p', 'g', 'm'], [shape, shape], ([P, G, M], [P1, M1]) => {
-    const wd = f32(a.weightDecay);
-    const mu = f32(a.momentum);
-    const lr = f32(a.lr);
-    const scaled = a.gradScale !== 1;
-    const scale = f32(a.gradScale);
-    for (let i = 0; i < P.length; i++) {
-      let g = scaled ? f32(G[i] * scale) : G[i];
-      if (a.weightDecay > 0) g = f32(g + f32(P[i] * wd));
-      const buf = a.momentum > 0 ? f32(f32(M[i] * mu) + g) : g;
-      M1[i] = a.momentum > 0 ? buf : M[i];
-      P1[i] = f32(P[i] - f32(buf * lr));
-    }
-  });
+  return withViews(args, ['p', 'g', 'm'], [shape, shape], ([P, G, M], [P1, M1]) => sgdLoop(P, G, M, P1, M1, a));
+}
+
+/** The float32 constants of one AdamW step, rounded as the plain path rounds them. */
+function adamwConstants(a: AdamWAttrs) {
+  return {
+    b1: f32(a.beta1),
+    nb1: f32(1 - a.beta1),
+    b2: f32(a.beta2),
+    nb2: f32(1 - a.beta2),
+    sqrtBc2: f32(Math.sqrt(1 - Math.pow(a.beta2, a.step))),
+    stepSize: f32(a.lr / (1 - Math.pow(a.beta1, a.step))),
+    eps: f32(a.eps),
+    keep: f32(1 - a.lr * a.weightDecay),
+    decays: a.weightDecay > 0,
+    scaled: a.gradScale !== 1,
+    scale: f32(a.gradScale),
+  };
+}
+
+/** The AdamW loop on views; P1/M1/V1 may alias P/M/V (each element is read before it is written). */
+function adamwLoop(P: Float32Array, G: Float32Array, M: Float32Array, V: Float32Array, P1: Float32Array, M1: Float32Array, V1: Float32Array, a: AdamWAttrs): void {
+  const k = adamwConstants(a);
+  const c = activeCKernels(); // the same loop in C (native/kernels.c), bit-identical
+  if (c) return c.adamw(P, G, M, V, P1, M1, V1, P.length, k.b1, k.nb1, k.b2, k.nb2, k.sqrtBc2, k.stepSize, k.eps, k.keep, +k.decays, +k.scaled, k.scale);
+  for (let i = 0; i < P.length; i++) {
+    const g = k.scaled ? f32(G[i] * k.scale) : G[i];
+    const m = f32(f32(M[i] * k.b1) + f32(g * k.nb1));
+    const v = f32(f32(V[i] * k.b2) + f32(f32(g * g) * k.nb2));
+    const denom = f32(f32(f32(Math.sqrt(v)) / k.sqrtBc2) + k.eps);
+    const p = k.decays ? f32(P[i] * k.keep) : P[i];
+    P1[i] = f32(p - f32(f32(m / denom) * k.stepSize));
+    M1[i] = m;
+    V1[i] = v;
+  }
+}
+
+/** The SGD loop on views; P1/M1 may alias P/M. */
+function sgdLoop(P: Float32Array, G: Float32Array, M: Float32Array, P1: Float32Array, M1: Float32Array, a: SgdAttrs): void {
+  const wd = f32(a.weightDecay);
+  const mu = f32(a.momentum);
+  const lr = f32(a.lr);
+  const scaled = a.gradScale !== 1;
+  const scale = f32(a.gradScale);
+  for (let i = 0; i < P.length; i++) {
+    let g = scaled ? f32(G[i] * scale) : G[i];
+    if (a.weightDecay > 0) g = f32(g + f32(P[i] * wd));
+    const buf = a.momentum > 0 ? f32(f32(M[i] * mu) + g) : g;
+    M1[i] = a.momentum > 0 ? buf : M[i];
+    P1[i] = f32(P[i] - f32(buf * lr));
+  }
+}
+
+/** The wasm backend's view of how many tensors share a tensor's bytes. */
+interface RefCountingBackend extends HeapBackend {
+  refCount(dataId: object): number;
+}
+
+/**
+ * True when `p`'s bytes on the wasm heap belong to it alone, so an update may write them in place. A variable
+ * shares its bytes after `v.assign(t)` while `t` lives, and with the copy `model.clone()` makes.
+ */
+export function ownsHeapBytes(p: tf.Tensor): boolean {
+  return (tf.backend() as unknown as RefCountingBackend).refCount(p.dataId) === 1;
+}
+
+/**
+ * One AdamW step in place: the parameter's bytes on the wasm heap are overwritten (the caller makes sure nothing
+ * else shares them: ownsHeapBytes), and the moments live in host memory, outside the 4 GiB wasm heap. The same
+ * arithmetic as fusedAdamW, bit for bit, without allocating anything on the heap.
+ */
+export function adamwInPlace(p: tf.Tensor, g: tf.Tensor, m: Float32Array, v: Float32Array, attrs: AdamWAttrs): void {
+  const be = tf.backend() as unknown as HeapBackend;
+  const P = be.typedArrayFromHeap(p) as Float32Array;
+  adamwLoop(P, be.typedArrayFromHeap(g) as Float32Array, m, v, P, m, v, attrs);
+}
+
+/** One SGD step in place (see adamwInPlace); the momentum buffer lives in host memory. */
+export function sgdInPlace(p: tf.Tensor, g: tf.Tensor, m: Float32Array, attrs: SgdAttrs): void {
+  const be = tf.backend() as unknown as HeapBackend;
+  const P = be.typedArrayFromHeap(p) as Float32Array;
+  sgdLoop(P, be.typedArrayFromHeap(g) as Float32Array, m, P, m, attrs);
 }
 
 /** New [param, m, v] after one AdamW step on gradient g * gradScale (step counts from 1). */

@@ -4,10 +4,15 @@
  * - SGD with momentum: buf = mu * buf + g; p -= lr * buf; optional L2 weight decay added to g (torch.optim.SGD).
  * - Schedules: linear warmup then cosine decay to minLrRatio * lr, or constant (after warmup).
  * Optimizer state is exportable so a resumed run continues bit-exactly.
+ *
+ * Where the optimizer keeps its moments (OptimizerStateLocation): on the wasm backend, 'host' keeps them in Node's
+ * memory and updates each parameter where it lies on the wasm heap, so the 4 GiB heap holds only weights, gradients
+ * and activations (AdamW's two moments are twice the model), and an update allocates nothing there. 'heap' keeps
+ * them as tensors, as every other backend does. Both give the same numbers, bit for bit.
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { fusedAdamW, fusedOpsActive, fusedSgd, heapSumOfSquares } from './fused';
+import { adamwInPlace, fusedAdamW, fusedOpsActive, fusedSgd, heapSumOfSquares, ownsHeapBytes, sgdInPlace } from './fused';
 
 export const OptimizerConfigSchema = z
   .object({
@@ -80,20 +85,45 @@ export function clipByGlobalNorm(grads: Record<string, tf.Tensor>, maxNorm: numb
   return { grads: out, norm };
 }
 
+/** 'auto': 'host' where it works (wasm backend with the fused ops), else 'heap'. */
+export type OptimizerStateLocation = 'auto' | 'heap' | 'host';
+
 export class Optimizer {
   readonly config: OptimizerConfig;
+  /** Where the moments live (resolved from the option: never 'auto'). */
+  readonly stateLocation: 'heap' | 'host';
   private readonly params: Map<string, tf.Variable>;
   private readonly decay: Set<string>;
-  /** Adam first/second moments, or the SGD momentum buffer (in m). */
+  /** Adam first/second moments, or the SGD momentum buffer (in m), as tensors ('heap')... */
   private readonly m = new Map<string, tf.Variable>();
   private readonly v = new Map<string, tf.Variable>();
+  /** ...or in host memory ('host'). */
+  private readonly hm = new Map<string, Float32Array>();
+  private readonly hv = new Map<string, Float32Array>();
   stepCount = 0;
 
+  /** Where 'auto' puts the moments for these parameters now; an error for 'host' where it cannot work. */
+  static resolveStateLocation(state: OptimizerStateLocation, params: Map<string, tf.Variable>): 'heap' | 'host' {
+    const hostable = fusedOpsActive() && [...params.values()].every((p) => p.dtype === 'float32');
+    if (state === 'host' && !hostable) {
+      throw new Error(`optimizer state 'host' needs the wasm backend with its fused ops (backend ${tf.getBackend()}); use 'auto' or 'heap'`);
+    }
+    return state === 'auto' ? (hostable ? 'host' : 'heap') : state;
+  }
+
   /** `decayNames`: the parameters weight decay applies to (minGPT: matrices of linear maps). */
-  constructor(config: OptimizerConfigInput, params: Map<string, tf.Variable>, decayNames: Iterable<string>) {
+  constructor(config: OptimizerConfigInput, params: Map<string, tf.Variable>, decayNames: Iterable<string>, { state = 'auto' }: { state?: OptimizerStateLocation } = {}) {
     this.config = OptimizerConfigSchema.parse(config);
     this.params = params;
     this.decay = new Set(decayNames);
+    this.stateLocation = Optimizer.resolveStateLocation(state, params);
+    if (this.stateLocation === 'host') {
+      for (const [name, p] of params) {
+        this.hm.set(name, new Float32Array(p.size));
+        if (this.config.kind === 'adamw') this.hv.set(name, new Float32Array(p.size));
+      }
+      return;
+    }
     // tf.variable shares (and references) its initial tensor's data: dispose the initial tensor, or the moments'
     // memory is never freed (it leaked 2x the model per train() call before).
     const zeros = (p: tf.Variable) => {
@@ -114,6 +144,7 @@ export class Optimizer {
    */
   apply(grads: Record<string, tf.Tensor>, lr: number, gradScale = 1): void {
     this.stepCount++;
+    if (this.stateLocation === 'host') return this.applyInPlace(grads, lr, gradScale);
     const fused = fusedOpsActive();
     tf.tidy(() => {
       for (const [name, g] of Object.entries(grads)) {
@@ -169,15 +200,56 @@ export class Optimizer {
     }
   }
 
-  /** Moments and step count, for checkpoints. */
+  /** The update on the wasm heap in place, moments in host memory: nothing is allocated per step. */
+  private applyInPlace(grads: Record<string, tf.Tensor>, lr: number, gradScale: number): void {
+    const c = this.config;
+    if (!fusedOpsActive()) throw new Error(`optimizer state 'host' needs the wasm backend with its fused ops (now: backend ${tf.getBackend()})`);
+    for (const [name, g] of Object.entries(grads)) {
+      const p = this.params.get(name);
+      if (!p) throw new Error(`optimizer: gradient for unknown parameter ${name}`);
+      // A parameter whose bytes another tensor shares (a clone of the model, the tensor it was assigned from)
+      // gets bytes of its own first, so the in-place write changes this parameter only.
+      if (!ownsHeapBytes(p)) {
+        const copy = tf.mul(p, 1);
+        p.assign(copy);
+        copy.dispose();
+      }
+      const weightDecay = this.decay.has(name) ? c.weightDecay : 0;
+      if (c.kind === 'adamw') {
+        adamwInPlace(p, g, this.hm.get(name)!, this.hv.get(name)!, { lr, beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay, step: this.stepCount, gradScale });
+      } else {
+        sgdInPlace(p, g, this.hm.get(name)!, { lr, momentum: c.momentum, weightDecay, gradScale });
+      }
+    }
+  }
+
+  /** Bytes the moments take, and where. */
+  stateBytes(): { heap: number; host: number } {
+    let heap = 0;
+    let host = 0;
+    for (const t of [...this.m.values(), ...this.v.values()]) heap += t.size * 4;
+    for (const a of [...this.hm.values(), ...this.hv.values()]) host += a.byteLength;
+    return { heap, host };
+  }
+
+  /** Moments and step count, for checkpoints (host-memory moments are returned as they are, not copied). */
   getState(): { step: number; tensors: Record<string, Float32Array> } {
     const tensors: Record<string, Float32Array> = {};
+    for (const [n, a] of this.hm) tensors[`m.${n}`] = a;
+    for (const [n, a] of this.hv) tensors[`v.${n}`] = a;
     for (const [n, t] of this.m) tensors[`m.${n}`] = t.dataSync() as Float32Array;
     for (const [n, t] of this.v) tensors[`v.${n}`] = t.dataSync() as Float32Array;
     return { step: this.stepCount, tensors };
   }
 
   setState(state: { step: number; tensors: Record<string, ArrayLike<number>> }): void {
+    for (const [prefix, store] of [['m', this.hm], ['v', this.hv]] as const) {
+      for (const [n, a] of store) {
+        const values = state.tensors[`${prefix}.${n}`];
+        if (!values || values.length !== a.length) throw new Error(`optimizer state lacks ${prefix}.${n} (or its size differs)`);
+        a.set(values);
+      }
+    }
     for (const [prefix, store] of [['m', this.m], ['v', this.v]] as const) {
       for (const [n, t] of store) {
         const values = state.tensors[`${prefix}.${n}`];
@@ -193,5 +265,7 @@ export class Optimizer {
   dispose(): void {
     for (const t of this.m.values()) t.dispose();
     for (const t of this.v.values()) t.dispose();
+    this.hm.clear();
+    this.hv.clear();
   }
 }

@@ -16,6 +16,7 @@ import { heartbeatLocks, type Run } from './runs';
 import { CheckpointError, loadWeightsInto, saveModel } from './checkpoint';
 import { WraplabError } from './errors';
 import { writeJsonAtomic } from './fsutil';
+import { checkTrainingFits, embeddingParamNames, peakRssMB, wasmHeapBytes, WASM_HEAP_LIMIT, type MemoryReport, type TrainMemoryOptions } from './memory';
 
 export const TrainConfigSchema = z
   .object({
@@ -105,6 +106,8 @@ export interface TrainOptions extends StepOptions {
   haltAfter?: number;
   /** Called after every step. */
   onStep?: (step: number, loss: number) => void;
+  /** How to fit a big model in memory (memory.ts); none of these change the numbers except freezeEmbeddings. */
+  memory?: TrainMemoryOptions;
 }
 
 export interface TrainResult {
@@ -113,6 +116,8 @@ export interface TrainResult {
   metrics: MetricRow[];
   /** True if the run stopped early because of haltAfter. */
   halted: boolean;
+  /** What the run used (also written to the run's memory.json). */
+  memory: MemoryReport;
 }
 
 export class TrainingHalted extends Error {}
@@ -122,9 +127,32 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const cfg = TrainConfigSchema.parse(opts.config);
   const { model, run } = opts;
   const decay = model.specs.filter((s) => s.decay).map((s) => s.name);
-  const params = new Map([...model.parameters()].filter(([n]) => !opts.trainable || opts.trainable(n)));
-  const optimizer = new Optimizer(cfg.optimizer, params, decay);
+  const mem = opts.memory ?? {};
+  const frozen = new Set(mem.freezeEmbeddings ? embeddingParamNames(model) : []);
+  const trainable = (n: string) => !frozen.has(n) && (!opts.trainable || opts.trainable(n));
+  const params = new Map([...model.parameters()].filter(([n]) => trainable(n)));
   const label = opts.label ?? 'train';
+  const stateLocation = Optimizer.resolveStateLocation(mem.optimizerState ?? 'auto', params);
+  const trainableParams = [...params.values()].reduce((a, p) => a + p.size, 0);
+  // Before anything is allocated: refuse a step that cannot fit the wasm heap, naming what would.
+  let estimateBytes = 0;
+  if (cfg.steps > 0) {
+    const probe = opts.sampler(0, cfg.batchSize);
+    const span = weightedSpan(probe);
+    estimateBytes = checkTrainingFits(model, {
+      label,
+      batchSize: probe.batchSize,
+      seqLen: probe.contextLength,
+      logitRows: span ? span.end - span.start : probe.contextLength,
+      trainableParams,
+      optimizer: cfg.optimizer.kind,
+      optimizerState: stateLocation,
+      checkpointBlocks: !!mem.checkpointBlocks,
+      freezeEmbeddings: !!mem.freezeEmbeddings,
+      embeddingParams: embeddingParamNames(model).filter((n) => params.has(n)).reduce((a, n) => a + model.param(n).size, 0),
+    }).total;
+  }
+  const optimizer = new Optimizer(cfg.optimizer, params, decay, { state: stateLocation });
   try {
     let start = 0;
     if (run && run.checkpointStep() !== null) {
@@ -160,8 +188,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
       const lr = learningRate(cfg.schedule, cfg.optimizer.lr, step, cfg.steps);
       const batch = opts.sampler(step, cfg.batchSize);
-      const forward = { ...opts.forward, training: true, dropoutSeed: deriveSeed(opts.seed, 'dropout', step) };
-      const out = trainStep(model, optimizer, batch, lr, { trainable: opts.trainable, forward });
+      const forward = { ...opts.forward, training: true, dropoutSeed: deriveSeed(opts.seed, 'dropout', step), checkpointBlocks: !!mem.checkpointBlocks };
+      const out = trainStep(model, optimizer, batch, lr, { trainable, forward });
       loss = out.loss;
       if (!Number.isFinite(loss)) throw new WraplabError(`${label}: loss became ${loss} at step ${step + 1} (lr ${lr}); lower the learning rate`);
       opts.onStep?.(step + 1, loss);
@@ -180,7 +208,24 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       }
     }
     if (!halted) progress.finish(metrics.length ? pickInfo(metrics[metrics.length - 1]) : undefined);
-    return { steps: halted ? -1 : cfg.steps, finalLoss: loss, metrics, halted };
+    const heap = wasmHeapBytes();
+    const MB = 1024 * 1024;
+    const memory: MemoryReport = {
+      backend: tf.getBackend(),
+      heapMB: heap === null ? null : heap / MB,
+      heapLimitMB: heap === null ? null : WASM_HEAP_LIMIT / MB,
+      estimateMB: estimateBytes / MB,
+      peakRssMB: peakRssMB(),
+      tensorsMB: tf.memory().numBytes / MB,
+      optimizerState: optimizer.stateLocation,
+      optimizerStateMB: (optimizer.stateBytes().heap + optimizer.stateBytes().host) / MB,
+      checkpointBlocks: !!mem.checkpointBlocks,
+      freezeEmbeddings: !!mem.freezeEmbeddings,
+      trainableParams,
+    };
+    // Beside the results, not in them: these numbers differ between machines and runs.
+    if (run) writeJsonAtomic(run.file('memory.json'), memory);
+    return { steps: halted ? -1 : cfg.steps, finalLoss: loss, metrics, halted, memory };
   } finally {
     optimizer.dispose();
   }

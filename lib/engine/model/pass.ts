@@ -30,6 +30,25 @@ export class ForwardPass {
     private readonly opts: PassOptions,
   ) {}
 
+  /** How many dropout draws this pass has made (activation checkpointing replays a block from a count). */
+  get dropoutCount(): number {
+    return this.dropoutCalls;
+  }
+
+  set dropoutCount(n: number) {
+    this.dropoutCalls = n;
+  }
+
+  /**
+   * The same pass (config, kernels, masks, hooks, dropout) over other parameter tensors, caching nothing, its dropout
+   * draws numbered from `dropoutStart`: activation checkpointing runs a block with it, and reruns it identically.
+   */
+  fork(param: (name: string) => tf.Tensor, dropoutStart: number): ForwardPass {
+    const f = new ForwardPass(this.config, this.kernels, param, { ...this.opts, cache: () => false });
+    f.dropoutCalls = dropoutStart;
+    return f;
+  }
+
   /** The hook point: mask, hook, cache — in that order. `unitAxes` are the axes a unit mask spans. */
   point<R extends tf.Tensor>(name: string, x: R, unitAxes: number[] = [x.rank - 1]): R {
     let y: tf.Tensor = x;

@@ -55,6 +55,12 @@ export interface ForwardOptions {
   kvCache?: KVCache;
   /** [B][T]: true marks a padding token (masked out as a key; not counted in its row's positions). */
   padding?: readonly (readonly boolean[])[];
+  /**
+   * Activation checkpointing (for training big models): each block keeps only its input for the backward pass
+   * and recomputes its activations there (one extra forward per block). Same values and gradients; not with
+   * `cache` or `kvCache`. Hooks run again in the recomputation.
+   */
+  checkpointBlocks?: boolean;
 }
 
 export interface ForwardResult {
@@ -190,6 +196,9 @@ export class Transformer {
       if (kv.batchSize !== B) throw new Error(`forward: the KV cache holds ${kv.batchSize} rows, the tokens ${B}`);
       if (stop !== undefined) throw new Error('forward: stopAtLayer cannot be combined with a KV cache (later layers would miss this pass)');
     }
+    if (opts.checkpointBlocks && (kv || (opts.cache !== undefined && opts.cache !== false))) {
+      throw new Error('forward: checkpointBlocks keeps no activations: it cannot be combined with cache or kvCache');
+    }
     const masks = opts.masks ?? {};
     for (const name of Object.keys(masks)) this.checkMaskName(name);
     const pass = new ForwardPass(c, activeKernels(), (name) => this.param(name), {
@@ -208,7 +217,7 @@ export class Transformer {
     };
     try {
       let x = this.embed.forward(pass, tokens, padded ? { ids: plan!.positions } : { offset });
-      for (let i = 0; i < (stop ?? c.nLayers); i++) x = this.blocks[i].forward(pass, x, env);
+      for (let i = 0; i < (stop ?? c.nLayers); i++) x = opts.checkpointBlocks ? this.checkpointedBlock(i, pass, x, env) : this.blocks[i].forward(pass, x, env);
       if (stop !== undefined) return { logits: x, cache: pass.cache };
       if (span && !(span.start === 0 && span.end === n)) x = tf.slice(x, [0, span.start, 0], [B, span.end - span.start, c.dModel]);
       const logits = this.unembed.forward(pass, x);
@@ -249,6 +258,59 @@ export class Transformer {
    */
   loss(tokens: tf.Tensor2D, targets: tf.Tensor2D, weights: tf.Tensor2D, opts: ForwardOptions = {}): tf.Scalar {
     return spanCrossEntropy(this.forward(tokens, opts).logits, targets, weights, opts.logitSpan);
+  }
+
+  /**
+   * Block i under activation checkpointing: one custom-gradient op whose inputs are the block's input and its
+   * parameters. Its forward keeps nothing but the input (and the masks/tables it read); its gradient reruns
+   * the block under a tape and backpropagates through that, then frees it.
+   */
+  private checkpointedBlock(i: number, pass: ForwardPass, x: tf.Tensor3D, env: AttentionEnv): tf.Tensor3D {
+    const prefix = `blocks.${i}.`;
+    const names = this.specs.filter((s) => s.name.startsWith(prefix)).map((s) => s.name);
+    const dropoutStart = pass.dropoutCount;
+    let dropoutEnd = dropoutStart;
+    const runBlock = (input: tf.Tensor, ws: tf.Tensor[], blockEnv: AttentionEnv) => {
+      const byName = new Map(names.map((n, k) => [n, ws[k]]));
+      const sub = pass.fork((n) => {
+        const w = byName.get(n);
+        if (!w) throw new Error(`checkpointBlocks: block ${i} reads ${n}, which is not one of its parameters`);
+        return w;
+      }, dropoutStart);
+      const y = this.blocks[i].forward(sub, input as tf.Tensor3D, blockEnv);
+      dropoutEnd = sub.dropoutCount;
+      return y;
+    };
+    const op = tf.customGrad(((...args: unknown[]) => {
+      const save = args.pop() as tf.GradSaveFunc;
+      const [input, ...ws] = args as tf.Tensor[];
+      // The tables the block reads (causal/window bias, rotary slices) may be per-pass tensors, freed when the
+      // forward pass ends: keep the ones it used for the recomputation.
+      const used: { key: string; t: tf.Tensor }[] = [];
+      const recording: AttentionEnv = {
+        bias: (w) => {
+          const b = env.bias(w);
+          if (b && !used.some((u) => u.key === `bias:${w}`)) used.push({ key: `bias:${w}`, t: b });
+          return b;
+        },
+        rope: env.rope,
+        kv: null,
+      };
+      const value = runBlock(input, ws, recording);
+      const keys = used.map((u) => u.key);
+      save([input, ...used.map((u) => u.t), ...(env.rope ? [env.rope.cos, env.rope.sin] : [])]);
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [x0, ...rest] = saved;
+        const tables = new Map(keys.map((k, j) => [k, rest[j]]));
+        const rope = env.rope ? { cos: rest[keys.length], sin: rest[keys.length + 1] } : null;
+        const replay: AttentionEnv = { bias: (w) => tables.get(`bias:${w}`) ?? null, rope, kv: null };
+        return isolatedGrads((...xs: tf.Tensor[]) => runBlock(xs[0], xs.slice(1), replay), [x0, ...ws], dy);
+      };
+      return { value, gradFunc };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]);
+    const y = (op as unknown as (...xs: tf.Tensor[]) => tf.Tensor3D)(x, ...names.map((n) => this.param(n)));
+    pass.dropoutCount = dropoutEnd;
+    return y;
   }
 
   private checkMaskName(name: string): void {
@@ -311,6 +373,31 @@ export class Transformer {
 }
 
 let nextId = 0;
+
+/** The engine fields a nested gradient computation reads and resets (tfjs-core 4.x). */
+interface TapeState {
+  activeTape: unknown[] | null;
+  gradientDepth: number;
+}
+
+/**
+ * tf.grads(f)(xs, dy) run from inside another gradient's backward pass (activation checkpointing). tfjs treats a
+ * gradient taken at depth 0 as the outermost one: it starts a fresh tape and, when done, frees and nulls "the"
+ * tape — the outer one's, whose saved tensors would then never be freed. So the outer tape is set aside and put
+ * back afterwards; the inner computation frees its own tape as it ends.
+ */
+function isolatedGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor): tf.Tensor[] {
+  const state = (tf.engine() as unknown as { state: TapeState }).state;
+  const outer = { activeTape: state.activeTape, gradientDepth: state.gradientDepth };
+  state.activeTape = null;
+  state.gradientDepth = 0;
+  try {
+    return tf.grads(f)(xs, dy);
+  } finally {
+    state.activeTape = outer.activeTape;
+    state.gradientDepth = outer.gradientDepth;
+  }
+}
 
 /**
  * [rows, n, T] additive mask: query i sits at column offset + i; key j is masked if it is later (causal), at least
