@@ -109,8 +109,9 @@ export function buildCli(): Command {
     .option('--bench', 'benchmark random models of real checkpoint shapes: load, forward, AdamW (no download)')
     .option('--shapes <list>', 'with --bench: comma-separated shapes (default: all)')
     .option('--batch <n>', 'with --bench: training batch size', '2')
-    .option('--steps <n>', 'with --bench: timed AdamW steps', '3')
-    .action(async (o: { json?: boolean; bench?: boolean; shapes?: string; batch: string; steps: string }) => {
+    .option('--steps <n>', 'with --bench: AdamW steps on one fixed batch (the first is not timed)', '3')
+    .option('--memory <modes>', 'with --bench: memory modes to train in, plain (moments on the heap, no checkpointing) and/or lean', 'plain,lean')
+    .action(async (o: { json?: boolean; bench?: boolean; shapes?: string; batch: string; steps: string; memory: string }) => {
       const { FAMILIES } = require('./pretrained/families') as typeof import('./pretrained/families');
       const { REAL_SHAPES } = require('./pretrained/shapes') as typeof import('./pretrained/shapes');
       if (o.bench) {
@@ -120,8 +121,11 @@ export function buildCli(): Command {
         for (const [flag, v] of [['--batch', o.batch], ['--steps', o.steps]] as const) {
           if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`${flag} must be a positive integer, got "${v}"`);
         }
+        const memory = o.memory.split(',').map((m) => m.trim());
+        const badMode = memory.filter((m) => m !== 'plain' && m !== 'lean');
+        if (badMode.length || !memory.length) throw new UsageError(`--memory: unknown mode ${badMode.join(', ')}; use plain, lean or plain,lean`);
         const { benchPretrained } = require('./pretrained/bench') as typeof import('./pretrained/bench');
-        const rows = await benchPretrained({ shapes, trainBatch: Number(o.batch), trainSteps: Number(o.steps), log: (s) => console.error(s) });
+        const rows = await benchPretrained({ shapes, trainBatch: Number(o.batch), trainSteps: Number(o.steps), memory: memory as ('plain' | 'lean')[], log: (s) => console.error(s) });
         console.log(JSON.stringify(rows, null, 2));
         return;
       }

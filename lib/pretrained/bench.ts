@@ -3,7 +3,12 @@
  * exactly each shape with random weights is written in its Hub dtype, then a fresh process loads it, runs forward
  * passes and AdamW steps. Each phase runs in its own process so peak RSS belongs to that phase alone.
  *
- *   npx wraplab models --bench [--shapes gpt2,SmolLM-135M] [--batch 2] [--steps 3]
+ *   npx wraplab models --bench [--shapes gpt2,SmolLM-135M] [--batch 4] [--steps 20] [--memory plain,lean]
+ *
+ * Memory modes of the training phase (memory.ts): `plain` keeps AdamW's moments on the wasm heap and every activation
+ * (the engine before the memory work, without the fit check, so it shows what fails); `lean` keeps the moments in host
+ * memory with in-place updates and checkpoints activations per block. The training phase repeats one fixed batch,
+ * so the loss must fall.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -14,6 +19,7 @@ import { Transformer } from '../engine/model';
 import { Optimizer } from '../engine/optim';
 import { makeBatch } from '../engine/data';
 import { trainStep } from '../engine/train';
+import { wasmHeapBytes } from '../engine/memory';
 import { Rng } from '../engine/rng';
 import { loadCheckpointDir, savePretrained, configFromHf } from './checkpoint';
 import { REAL_SHAPES } from './shapes';
@@ -32,13 +38,26 @@ export interface PretrainedBenchRow {
   /** float32 bytes of the weights: what loading must not exceed by much (no second copy). */
   weightsMB: number;
   forwardTokensPerSecond: number;
-  /** null when the step failed; see trainError. */
-  trainSecondsPerStep: number | null;
-  trainTokensPerSecond: number | null;
-  trainPeakRssMB: number | null;
-  trainError?: string;
   seqLen: number;
   trainBatch: number;
+  /** One entry per memory mode. */
+  train: PretrainedTrainRow[];
+}
+
+export type BenchMemoryMode = 'plain' | 'lean';
+
+export interface PretrainedTrainRow {
+  memory: BenchMemoryMode;
+  steps: number;
+  /** Over the steps after the first (kernel set-up and table building fall in the first); null when a step failed. */
+  secondsPerStep: number | null;
+  tokensPerSecond: number | null;
+  peakRssMB: number | null;
+  /** The wasm heap's size at the end (it only grows: the peak). */
+  peakHeapMB: number | null;
+  firstLoss: number | null;
+  lastLoss: number | null;
+  error?: string;
 }
 
 export interface PretrainedBenchOptions {
@@ -46,6 +65,7 @@ export interface PretrainedBenchOptions {
   seqLen?: number;
   trainBatch?: number;
   trainSteps?: number;
+  memory?: BenchMemoryMode[];
   log?: (s: string) => void;
 }
 
@@ -68,6 +88,7 @@ export async function benchPretrained(opts: PretrainedBenchOptions = {}): Promis
   const seqLen = opts.seqLen ?? 128;
   const trainBatch = opts.trainBatch ?? 2;
   const trainSteps = opts.trainSteps ?? 3;
+  const modes = opts.memory ?? ['plain', 'lean'];
   const log = opts.log ?? (() => {});
   const rows: PretrainedBenchRow[] = [];
   for (const shape of shapes) {
@@ -79,8 +100,24 @@ export async function benchPretrained(opts: PretrainedBenchOptions = {}): Promis
       log(`${shape}: loading, forward at 1x${seqLen}`);
       const loaded = childRun(['load', shape, path.join(dir, 'model'), String(seqLen)]);
       if (loaded.error) throw new Error(`${shape}: loading failed: ${loaded.error}`);
-      log(`${shape}: AdamW at ${trainBatch}x${seqLen}, ${trainSteps} timed steps`);
-      const trained = childRun(['train', shape, path.join(dir, 'model'), String(seqLen), String(trainBatch), String(trainSteps)]);
+      const train: PretrainedTrainRow[] = [];
+      for (const memory of modes) {
+        log(`${shape}: AdamW at ${trainBatch}x${seqLen}, ${trainSteps} steps on one batch, memory ${memory}`);
+        const t = childRun(['train', shape, path.join(dir, 'model'), String(seqLen), String(trainBatch), String(trainSteps), memory]);
+        const num = (k: string) => (t.error || t[k] === null || t[k] === undefined ? null : Number(t[k]));
+        train.push({
+          memory,
+          steps: trainSteps,
+          secondsPerStep: num('secondsPerStep'),
+          tokensPerSecond: num('tokensPerSecond'),
+          peakRssMB: num('peakRssMB'),
+          peakHeapMB: num('peakHeapMB'),
+          firstLoss: num('firstLoss'),
+          lastLoss: num('lastLoss'),
+          ...(t.error ? { error: String(t.error) } : {}),
+        });
+        log(JSON.stringify(train[train.length - 1]));
+      }
       const row: PretrainedBenchRow = {
         shape,
         family: String(written.family),
@@ -92,12 +129,9 @@ export async function benchPretrained(opts: PretrainedBenchOptions = {}): Promis
         loadPeakRssMB: Number(loaded.peakRssMB),
         weightsMB: (Number(written.params) * 4) / MB,
         forwardTokensPerSecond: Number(loaded.forwardTokensPerSecond),
-        trainSecondsPerStep: trained.error ? null : Number(trained.secondsPerStep),
-        trainTokensPerSecond: trained.error ? null : Number(trained.tokensPerSecond),
-        trainPeakRssMB: trained.error ? null : Number(trained.peakRssMB),
-        ...(trained.error ? { trainError: String(trained.error) } : {}),
         seqLen,
         trainBatch,
+        train,
       };
       log(JSON.stringify(row));
       rows.push(row);
@@ -148,6 +182,7 @@ async function child(argv: string[]): Promise<Record<string, unknown>> {
   }
   const batchSize = Number(argv[4]);
   const steps = Number(argv[5]);
+  const lean = argv[6] === 'lean';
   const batch = makeBatch(batchSize, seqLen);
   for (let i = 0; i < batch.tokens.length; i++) {
     batch.tokens[i] = rng.int(0, V);
@@ -155,15 +190,25 @@ async function child(argv: string[]): Promise<Record<string, unknown>> {
     batch.weights[i] = 1;
   }
   const decay = model.specs.filter((s) => s.decay).map((s) => s.name);
-  const optimizer = new Optimizer({ kind: 'adamw', lr: 1e-4 }, model.parameters(), decay);
+  const optimizer = new Optimizer({ kind: 'adamw', lr: 5e-4 }, model.parameters(), decay, { state: lean ? 'host' : 'heap' });
+  const losses: number[] = [];
+  const heap = () => (wasmHeapBytes() ?? 0) / MB;
   try {
-    trainStep(model, optimizer, batch, 1e-4); // warm-up
+    const forward = { checkpointBlocks: lean };
+    losses.push(trainStep(model, optimizer, batch, 5e-4, { forward }).loss); // the first step also sets kernels up
     const t1 = performance.now();
-    for (let i = 0; i < steps; i++) trainStep(model, optimizer, batch, 1e-4);
-    const secondsPerStep = (performance.now() - t1) / 1000 / steps;
-    return { secondsPerStep, tokensPerSecond: (batchSize * seqLen) / secondsPerStep, peakRssMB: peakRssMB() };
+    for (let i = 1; i < steps; i++) losses.push(trainStep(model, optimizer, batch, 5e-4, { forward }).loss);
+    const secondsPerStep = steps > 1 ? (performance.now() - t1) / 1000 / (steps - 1) : null;
+    return {
+      secondsPerStep,
+      tokensPerSecond: secondsPerStep ? (batchSize * seqLen) / secondsPerStep : null,
+      peakRssMB: peakRssMB(),
+      peakHeapMB: heap(),
+      firstLoss: losses[0],
+      lastLoss: losses[losses.length - 1],
+    };
   } catch (e) {
-    return { error: (e as Error).message.split('\n')[0] };
+    return { error: `${(e as Error).message.split('\n')[0]} (after ${losses.length} steps; heap ${heap().toFixed(0)} MB)` };
   }
 }
 

@@ -28,7 +28,8 @@ const gpt2Like: ModelConfigInput = { vocabSize: 23, contextLength: 16, dModel: 3
 /** The architectures whose blocks differ: local attention windows (GPT-Neo), rotary + GQA + SwiGLU (Llama), partial rotary with a parallel residual (NeoX). */
 const ARCHS: Record<string, ModelConfigInput> = {
   gpt2: gpt2Like,
-  neo: { ...gpt2Like, dropout: 0, attentionWindows: [null, 4], attnScale: 1 },
+  // GPT-Neo alternates global and local layers; each window used twice (the mask made once per pass is reused), one shorter than the sequence, one longer (256 at T 128).
+  neo: { ...gpt2Like, nLayers: 6, dropout: 0, attentionWindows: [null, 4, null, 4, 64, 64], attnScale: 1 },
   llama: { vocabSize: 23, contextLength: 16, dModel: 32, nLayers: 2, nHeads: 4, nKVHeads: 2, activation: 'swiglu', norm: 'rmsnorm', positions: 'rope', bias: false, tiedEmbeddings: true },
   neox: { vocabSize: 23, contextLength: 16, dModel: 32, nLayers: 2, nHeads: 4, positions: 'rope', rotaryFraction: 0.25, parallelResidual: true },
 };

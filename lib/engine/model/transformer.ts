@@ -209,9 +209,12 @@ export class Transformer {
       dropoutSeed: opts.dropoutSeed ?? 0,
     });
     const plan = kv || opts.padding ? (kv ?? new KVCache(B)).plan(n, opts.padding) : null;
+    // Masks made for this pass on first use: kept (a block that makes one may run inside a custom gradient's own
+    // tidy, and a later block reuses it) and freed when the pass ends (the tape holds its own references).
+    const passTables: tf.Tensor[] = [];
     const padded = !!plan?.keyPadding;
     const env: AttentionEnv = {
-      bias: this.biasOf(B, n, offset, plan?.keyPadding ?? null),
+      bias: this.biasOf(B, n, offset, plan?.keyPadding ?? null, passTables),
       rope: c.positions === 'rope' ? this.ropeTables(B, n, offset, padded ? plan!.positions : null) : null,
       kv,
     };
@@ -228,6 +231,7 @@ export class Transformer {
       throw e;
     } finally {
       if (tokens !== input) tokens.dispose();
+      tf.dispose(passTables);
     }
   }
 
@@ -328,7 +332,7 @@ export class Transformer {
    * The additive attention bias of a pass (0 where a key is visible, -1e9 where masked), per window. The plain
    * causal pass from position 0 uses one [T, T] constant kept across calls.
    */
-  private biasOf(B: number, n: number, offset: number, keyPadding: Uint8Array[] | null): AttentionEnv['bias'] {
+  private biasOf(B: number, n: number, offset: number, keyPadding: Uint8Array[] | null, passTables: tf.Tensor[]): AttentionEnv['bias'] {
     const c = this.config;
     const T = offset + n;
     const made = new Map<number | null, tf.Tensor | null>();
@@ -340,7 +344,8 @@ export class Transformer {
       } else if (c.causal || keyPadding) {
         const rows = keyPadding ? B : 1;
         const values = maskValues(rows, n, T, offset, c.causal, window, keyPadding);
-        bias = values.some((v) => v !== 0) ? tf.tensor4d(values, [rows, 1, n, T]) : null;
+        bias = values.some((v) => v !== 0) ? tf.keep(tf.tensor4d(values, [rows, 1, n, T])) : null;
+        if (bias) passTables.push(bias);
       }
       made.set(window, bias);
       return bias;
