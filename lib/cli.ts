@@ -110,7 +110,7 @@ export function buildCli(): Command {
     .option('--shapes <list>', 'with --bench: comma-separated shapes (default: all)')
     .option('--batch <n>', 'with --bench: training batch size', '2')
     .option('--steps <n>', 'with --bench: AdamW steps on one fixed batch (the first is not timed)', '3')
-    .option('--memory <modes>', 'with --bench: memory modes to train in, plain (moments on the heap, no checkpointing) and/or lean', 'plain,lean')
+    .option('--memory <modes>', 'with --bench: memory modes to train in: plain (moments on the heap, all activations kept), host (moments in host memory), checkpoint (activation checkpointing), lean (both)', 'plain,lean')
     .action(async (o: { json?: boolean; bench?: boolean; shapes?: string; batch: string; steps: string; memory: string }) => {
       const { FAMILIES } = require('./pretrained/families') as typeof import('./pretrained/families');
       const { REAL_SHAPES } = require('./pretrained/shapes') as typeof import('./pretrained/shapes');
@@ -122,10 +122,11 @@ export function buildCli(): Command {
           if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`${flag} must be a positive integer, got "${v}"`);
         }
         const memory = o.memory.split(',').map((m) => m.trim());
-        const badMode = memory.filter((m) => m !== 'plain' && m !== 'lean');
-        if (badMode.length || !memory.length) throw new UsageError(`--memory: unknown mode ${badMode.join(', ')}; use plain, lean or plain,lean`);
-        const { benchPretrained } = require('./pretrained/bench') as typeof import('./pretrained/bench');
-        const rows = await benchPretrained({ shapes, trainBatch: Number(o.batch), trainSteps: Number(o.steps), memory: memory as ('plain' | 'lean')[], log: (s) => console.error(s) });
+        const { BENCH_MEMORY_MODES, benchPretrained } = require('./pretrained/bench') as typeof import('./pretrained/bench');
+        const badMode = memory.filter((m) => !(BENCH_MEMORY_MODES as readonly string[]).includes(m));
+        if (badMode.length) throw new UsageError(`--memory: unknown mode ${badMode.join(', ')}; use a comma-separated list of ${BENCH_MEMORY_MODES.join(', ')}`);
+        const modes = memory as import('./pretrained/bench').BenchMemoryMode[];
+        const rows = await benchPretrained({ shapes, trainBatch: Number(o.batch), trainSteps: Number(o.steps), memory: modes, log: (s) => console.error(s) });
         console.log(JSON.stringify(rows, null, 2));
         return;
       }

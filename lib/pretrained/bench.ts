@@ -6,8 +6,8 @@
  *   npx wraplab models --bench [--shapes gpt2,SmolLM-135M] [--batch 4] [--steps 20] [--memory plain,lean]
  *
  * Memory modes of the training phase (memory.ts): `plain` keeps AdamW's moments on the wasm heap and every activation
- * (the engine before the memory work, without the fit check, so it shows what fails); `lean` keeps the moments in host
- * memory with in-place updates and checkpoints activations per block. The training phase repeats one fixed batch,
+ * (the engine before the memory work, without the fit check, so it shows what fails); `host` keeps the moments in host
+ * memory with in-place updates; `checkpoint` recomputes activations per block; `lean` does both. The training phase repeats one fixed batch,
  * so the loss must fall.
  */
 import { spawnSync } from 'node:child_process';
@@ -44,7 +44,10 @@ export interface PretrainedBenchRow {
   train: PretrainedTrainRow[];
 }
 
-export type BenchMemoryMode = 'plain' | 'lean';
+/** plain: moments on the heap, every activation kept; host: moments in host memory (in-place updates);
+ * checkpoint: activation checkpointing per block; lean: both. */
+export type BenchMemoryMode = 'plain' | 'host' | 'checkpoint' | 'lean';
+export const BENCH_MEMORY_MODES: readonly BenchMemoryMode[] = ['plain', 'host', 'checkpoint', 'lean'];
 
 export interface PretrainedTrainRow {
   memory: BenchMemoryMode;
@@ -182,7 +185,9 @@ async function child(argv: string[]): Promise<Record<string, unknown>> {
   }
   const batchSize = Number(argv[4]);
   const steps = Number(argv[5]);
-  const lean = argv[6] === 'lean';
+  const memoryMode = argv[6] as BenchMemoryMode;
+  const host = memoryMode === 'host' || memoryMode === 'lean';
+  const checkpointBlocks = memoryMode === 'checkpoint' || memoryMode === 'lean';
   const batch = makeBatch(batchSize, seqLen);
   for (let i = 0; i < batch.tokens.length; i++) {
     batch.tokens[i] = rng.int(0, V);
@@ -190,11 +195,11 @@ async function child(argv: string[]): Promise<Record<string, unknown>> {
     batch.weights[i] = 1;
   }
   const decay = model.specs.filter((s) => s.decay).map((s) => s.name);
-  const optimizer = new Optimizer({ kind: 'adamw', lr: 5e-4 }, model.parameters(), decay, { state: lean ? 'host' : 'heap' });
+  const optimizer = new Optimizer({ kind: 'adamw', lr: 5e-4 }, model.parameters(), decay, { state: host ? 'host' : 'heap' });
   const losses: number[] = [];
   const heap = () => (wasmHeapBytes() ?? 0) / MB;
   try {
-    const forward = { checkpointBlocks: lean };
+    const forward = { checkpointBlocks };
     losses.push(trainStep(model, optimizer, batch, 5e-4, { forward }).loss); // the first step also sets kernels up
     const t1 = performance.now();
     for (let i = 1; i < steps; i++) losses.push(trainStep(model, optimizer, batch, 5e-4, { forward }).loss);

@@ -57,4 +57,7 @@ test('wraplab models lists the four HuggingFace families and refuses an unknown 
   const bad = cli('models', '--bench', '--shapes', 'gpt5');
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--shapes: unknown gpt5; known: gpt2, pythia-70m, TinyStories-33M, SmolLM-135M/);
+  const badMode = cli('models', '--bench', '--memory', 'plain,tiny');
+  assert.equal(badMode.code, 2);
+  assert.match(badMode.err, /--memory: unknown mode tiny; use a comma-separated list of plain, host, checkpoint, lean/);
 });
