@@ -160,6 +160,24 @@ export function ownsHeapBytes(p: tf.Tensor): boolean {
   return (tf.backend() as unknown as RefCountingBackend).refCount(p.dataId) === 1;
 }
 
+/** The wasm backend's tensor registry (the C side keeps an id -> memory table of its own). */
+interface RegistryBackend {
+  dataIdMap: { get(dataId: object): { id: number; memoryOffset: number } };
+  wasm: { tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void } };
+}
+
+/**
+ * After writing a tensor's bytes in place: XNNPACK caches an operator with a packed copy of a matmul's weights per
+ * tensor id, which would now be stale. Unregistering the id on the C side drops those operators (and frees nothing:
+ * the memory belongs to the JS side); registering it again at the same place makes the tensor usable as before.
+ */
+function forgetPackedCopies(t: tf.Tensor): void {
+  const be = tf.backend() as unknown as RegistryBackend;
+  const { id, memoryOffset } = be.dataIdMap.get(t.dataId);
+  be.wasm.tfjs.disposeData(id);
+  be.wasm.tfjs.registerTensor(id, t.size, memoryOffset);
+}
+
 /**
  * One AdamW step in place: the parameter's bytes on the wasm heap are overwritten (the caller makes sure nothing
  * else shares them: ownsHeapBytes), and the moments live in host memory, outside the 4 GiB wasm heap. The same
@@ -169,6 +187,7 @@ export function adamwInPlace(p: tf.Tensor, g: tf.Tensor, m: Float32Array, v: Flo
   const be = tf.backend() as unknown as HeapBackend;
   const P = be.typedArrayFromHeap(p) as Float32Array;
   adamwLoop(P, be.typedArrayFromHeap(g) as Float32Array, m, v, P, m, v, attrs);
+  forgetPackedCopies(p);
 }
 
 /** One SGD step in place (see adamwInPlace); the momentum buffer lives in host memory. */
@@ -176,6 +195,7 @@ export function sgdInPlace(p: tf.Tensor, g: tf.Tensor, m: Float32Array, attrs: S
   const be = tf.backend() as unknown as HeapBackend;
   const P = be.typedArrayFromHeap(p) as Float32Array;
   sgdLoop(P, be.typedArrayFromHeap(g) as Float32Array, m, P, m, attrs);
+  forgetPackedCopies(p);
 }
 
 /** New [param, m, v] after one AdamW step on gradient g * gradScale (step counts from 1). */
