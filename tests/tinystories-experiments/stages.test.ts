@@ -9,6 +9,8 @@ import { packSequences } from '../../lib/engine/data';
 import { Rng } from '../../lib/engine/rng';
 import { ensureStage, resolveConfig, resolveRun, stageNode } from '../../lib/experiments';
 import * as tst from '../../lib/experiments/tinystories';
+import * as ts from '../../lib/tasks/tinystories';
+import { parseSets } from '../../lib/experiments/overrides';
 import { planWork } from '../../lib/sweep/schedule';
 
 process.env.WRAPLAB_DATA = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-ts-exp-'));
@@ -130,4 +132,36 @@ test("a fine-tuning stage's step 0 is its parent's evaluation: identical to judg
   assert.equal(delRows.at(-1)!.step, c.deletion.steps);
   assert.deepEqual(tst.twistEvaluationOf(reftRows[0]), tst.twistEvaluationOf(delRows.at(-1)!));
   assert.equal(reft.node.parents.length, 1, 'a deletion that ends on an evaluation is all its reFT needs');
+});
+
+test('corpus.source: real shards feed every dataset (labelled sets only from labelled stories); plain text refuses what needs Twist labels', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-ts-source-'));
+  try {
+    const stories = tst.tinyStoriesData(cfg.corpus, 0).datasets.pretrain.slice(0, 300);
+    const shards = path.join(dir, 'shards');
+    ts.writeFixtureShard(path.join(shards, 'data00.json'), stories.slice(0, 150));
+    ts.writeFixtureShard(path.join(shards, 'data01.json'), stories.slice(150));
+    // As `--set corpus.source=<dir>` gives it.
+    const real = resolveConfig(tst.reft, 'smoke', parseSets([`corpus.source=${shards}`], tst.reft.schema));
+    assert.equal(real.corpus.source, shards);
+    const data = tst.tinyStoriesData(real.corpus, 0);
+    assert.equal(data.corpus!.stories, Math.min(300, real.corpus.stories));
+    assert.ok(data.datasets.recovery.length > 0 && data.datasets.filter.length > 0 && data.heldOut.length > 0);
+    assert.ok(data.datasets.recovery.every((s) => s.features.includes('Twist')));
+    assert.doesNotThrow(() => tst.requireTwistLabels(data, 'deletion'));
+    // Plain text: no labels.
+    const txt = path.join(dir, 'train.txt');
+    fs.writeFileSync(txt, stories.map((s) => s.story).join('\n<|endoftext|>\n'));
+    const plain = tst.tinyStoriesData(resolveConfig(tst.reft, 'smoke', { corpus: { source: txt } }).corpus, 0);
+    assert.equal(plain.corpus!.labelled, 0);
+    assert.equal(plain.datasets.recovery.length, 0, 'an unlabelled story is never taken for a Twist or a no-Twist story');
+    assert.equal(plain.datasets.pretrain.length > 0, true, 'the "present" pretraining set is every story');
+    assert.throws(() => tst.requireTwistLabels(plain, 'deletion fine-tuning'), /deletion fine-tuning needs stories labelled with and without Twist .* only pretraining the "present" model runs/);
+    // Too few stories for a test split.
+    const tiny = path.join(dir, 'tiny', 'data00.json');
+    ts.writeFixtureShard(tiny, stories.slice(0, 10));
+    assert.throws(() => tst.tinyStoriesData({ ...real.corpus, source: tiny }, 0), /10 stories leave an empty split/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -4,8 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  TinyStoriesSchemaError, generateStories, listShards, loadTinyStoriesDir, loadTinyStoriesShard, storyToRecord,
-  writeFixtureShard,
+  TinyStoriesSchemaError, generateStories, listShards, loadTinyStoriesDir, loadTinyStoriesShard, loadTinyStoriesSource,
+  loadTinyStoriesText, readJsonArrayRecords, readTextStories, storyToRecord, writeFixtureShard,
 } from '../../lib/tasks/tinystories';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-tinystories-'));
@@ -49,8 +49,9 @@ test('schema errors name the shard, the record and the field', () => {
     [{ ...good, story: 3 }, /data07\.json\[1\]: story must be a string/],
     [{ ...good, instruction: { ...good.instruction, words: 'a, b' } }, /instruction\.words must be an array of strings/],
     [{ ...good, instruction: { ...good.instruction, features: ['Twist', 'Surprise'] } }, /unknown feature\(s\) \["Surprise"\]/],
-    [{ ...good, summary: undefined }, /summary must be a string/],
-    [{ story: 'x' }, /instruction must be an object/],
+    [{ ...good, summary: 3 }, /summary must be a string/],
+    [{ story: 'x', instruction: 'x' }, /instruction must be an object/],
+    [7, /data07\.json\[1\]: record is not an object/],
   ];
   for (const [bad, message] of cases) {
     writeFixtureShard(file, []);
@@ -70,4 +71,62 @@ test('a missing directory or one without shards is a clear error', () => {
   assert.throws(() => loadTinyStoriesDir(path.join(dir, 'nope')), /TinyStories directory not found/);
   const empty = fs.mkdtempSync(path.join(dir, 'empty-'));
   assert.throws(() => loadTinyStoriesDir(empty), /run downloadTinyStories/);
+});
+
+test('shards are read record by record: any chunk size gives what JSON.parse of the whole file gives', () => {
+  const file = path.join(dir, 'stream', 'data00.json');
+  const tricky = { story: 'She said "{[}]" and \\ left. Ünïcode ✓ 😀', instruction: { words: ['a'], features: ['Twist'] }, summary: '}' };
+  const records = [...stories.slice(0, 5).map(storyToRecord), tricky];
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(records, null, 2));
+  for (const chunk of [1, 3, 7, 64, 1 << 20]) assert.deepEqual([...readJsonArrayRecords(file, chunk)], records, `chunk ${chunk}`);
+  fs.writeFileSync(file, '[]');
+  assert.deepEqual([...readJsonArrayRecords(file)], []);
+  fs.writeFileSync(file, '[{"story": "a"}] x');
+  assert.throws(() => [...readJsonArrayRecords(file)], /text after the closing bracket/);
+});
+
+test('records without summary or labels load as the format allows: no summary, unlabelled', () => {
+  const file = path.join(dir, 'partial', 'data00.json');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify([
+    { story: 'Tom ran. He fell.', instruction: { words: ['ran'], features: [] } },
+    { story: 'Sue sang.' },
+    { story: 'A cat sat.', instruction: { words: ['cat'] }, summary: 'A cat.' },
+  ]));
+  const [a, b, c] = loadTinyStoriesShard(file).stories;
+  assert.equal(a.summary, '');
+  assert.equal(a.labelled, undefined, 'features [] is a label: no features');
+  assert.deepEqual([b.words, b.features, b.summary, b.labelled], [[], [], '', false]);
+  assert.deepEqual([c.words, c.labelled, c.summary], [['cat'], false, 'A cat.']);
+});
+
+test('plain-text stories split on <|endoftext|>, whatever the chunk edges', () => {
+  const file = path.join(dir, 'train.txt');
+  const texts = stories.slice(0, 4).map((s) => s.story);
+  fs.writeFileSync(file, `${texts.join('\n<|endoftext|>\n')}\n<|endoftext|>\n\n`);
+  for (const chunk of [2, 5, 13, 1 << 20]) assert.deepEqual([...readTextStories(file, chunk)], texts, `chunk ${chunk}`);
+  const loaded = loadTinyStoriesText(file, { seed: 3 });
+  assert.deepEqual(loaded.map((s) => s.story), texts);
+  assert.ok(loaded.every((s) => s.labelled === false && s.summary === '' && s.story.includes(s.sentence)));
+});
+
+test('a real source is pooled and shuffled with the seed: one shard is not the test split, a cap samples uniformly', () => {
+  const one = fs.mkdtempSync(path.join(dir, 'one-'));
+  writeFixtureShard(path.join(one, 'data00.json'), stories);
+  const a = loadTinyStoriesSource(one, { seed: 1 });
+  assert.equal(a.stories.length, stories.length, 'a directory with only data00.json still gives every story');
+  assert.deepEqual(a.stories.map((s) => s.story).sort(), stories.map((s) => s.story).sort());
+  assert.notDeepEqual(a.stories.map((s) => s.story), stories.map((s) => s.story), 'shuffled');
+  assert.deepEqual(loadTinyStoriesSource(one, { seed: 1 }), a, 'same seed, same order');
+  assert.notDeepEqual(loadTinyStoriesSource(one, { seed: 2 }).stories.map((s) => s.story), a.stories.map((s) => s.story));
+  const capped = loadTinyStoriesSource(one, { seed: 1, cap: 10 });
+  assert.equal(capped.stories.length, 10);
+  assert.equal(capped.summary.read, stories.length);
+  assert.equal(a.summary.twist, stories.filter((s) => s.features.includes('Twist')).length);
+  assert.equal(a.summary.labelled, stories.length);
+  const txt = loadTinyStoriesSource(path.join(dir, 'train.txt'), { seed: 1 });
+  assert.equal(txt.summary.labelled, 0);
+  assert.throws(() => loadTinyStoriesSource(path.join(dir, 'missing'), { seed: 1 }), /corpus\.source: .*missing does not exist/);
+  assert.throws(() => loadTinyStoriesSource(fs.mkdtempSync(path.join(dir, 'none-')), { seed: 1 }), /no dataNN\.json shards/);
 });

@@ -13,7 +13,16 @@ export const TinyStoriesSchema = z
   .object({
     corpus: z
       .object({
-        /** Procedural stories generated (split 2% test / 80% pretrain / 20% fine-tune, like the authors' shards). */
+        /**
+         * Where the stories come from: 'procedural' (the generator; the default when absent) or a path: a directory
+         * of the real all-data dataNN.json shards, one .json shard, or a .txt file of stories separated by
+         * <|endoftext|> (TinyStories-train.txt; unlabelled, so only the "present" pretraining runs on it).
+         */
+        source: z.string().min(1).optional(),
+        /**
+         * Procedural stories generated; with a real source, at most this many (a seeded uniform sample). Split 2%
+         * test / 80% pretrain / 20% fine-tune, like the authors' shards.
+         */
         stories: int().positive(),
         minWords: int().positive(),
         maxWords: int().positive(),

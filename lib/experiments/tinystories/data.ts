@@ -11,8 +11,11 @@ import { Rng } from '../../engine/rng';
 import { Run } from '../../engine/runs';
 import * as ts from '../../tasks/tinystories';
 import type { TinyStoriesConfig } from './config';
+import { WraplabError } from '../../engine/errors';
 
 export interface TinyStoriesData {
+  /** Where the stories came from, and how many have labels (a real source; null for the procedural corpus). */
+  corpus: ts.CorpusSummary | null;
   datasets: ts.TinyStoriesDatasets;
   /** The held-out split with its real labels (probe test set). */
   heldOut: ts.TinyStory[];
@@ -29,9 +32,24 @@ export function tinyStoriesData(corpus: TinyStoriesConfig['corpus'], seed: numbe
   const key = JSON.stringify({ corpus, seed });
   const hit = dataMemo.get(key);
   if (hit) return hit;
-  const generator = { ...ts.DEFAULT_GENERATOR_CONFIG, minWords: corpus.minWords, maxWords: corpus.maxWords, maxFeatures: corpus.maxFeatures };
-  const stories = ts.generateStories(seed, corpus.stories, generator);
-  const datasets = ts.buildDatasets(stories);
+  const real = corpus.source !== undefined && corpus.source !== 'procedural';
+  let stories: ts.TinyStory[];
+  let summary: ts.CorpusSummary | null = null;
+  if (real) {
+    ({ stories, summary } = ts.loadTinyStoriesSource(corpus.source!, { seed, cap: corpus.stories }));
+    const split = ts.splitStories(stories);
+    if (split.test.length === 0 || split.pretrain.length === 0 || split.finetune.length === 0) {
+      throw new WraplabError(`corpus.source ${corpus.source}: ${stories.length} stories leave an empty split (test ${split.test.length}, pretrain ${split.pretrain.length}, fine-tune ${split.finetune.length}); the 2% test split needs at least 50 stories`);
+    }
+    if (process.env.WRAPLAB_QUIET !== '1') {
+      console.error(`wraplab: tinystories corpus ${corpus.source}: ${summary.stories} of ${summary.read} stories, ${summary.labelled} with feature labels (${summary.twist} Twist)${summary.skipped ? `, ${summary.skipped} invalid records skipped` : ''}`);
+    }
+  } else {
+    const generator = { ...ts.DEFAULT_GENERATOR_CONFIG, minWords: corpus.minWords, maxWords: corpus.maxWords, maxFeatures: corpus.maxFeatures };
+    stories = ts.generateStories(seed, corpus.stories, generator);
+  }
+  let datasets = ts.buildDatasets(stories);
+  if (real) datasets = labelledOnly(datasets);
   const run = Run.open({ stage: 'tinystories-tokenizer', corpus, seed });
   const file = run.file('tokenizer.json');
   let tokenizer: ts.WordTokenizer;
@@ -41,9 +59,39 @@ export function tinyStoriesData(corpus: TinyStoriesConfig['corpus'], seed: numbe
     tokenizer = ts.WordTokenizer.train(datasets.pretrain.map((s) => ts.renderInstruct(s, rng)), { vocabSize: corpus.vocabSize });
     writeJsonAtomic(file, tokenizer.toJSON());
   }
-  const data = { datasets, heldOut: ts.splitStories(stories).test, tokenizer };
+  const data = { corpus: summary, datasets, heldOut: ts.splitStories(stories).test, tokenizer };
   dataMemo.set(key, data);
   return data;
+}
+
+/** Every set that depends on a story's labels keeps only labelled stories (an unlabelled one is not "no Twist"). */
+function labelledOnly(d: ts.TinyStoriesDatasets): ts.TinyStoriesDatasets {
+  const keep = (xs: ts.TinyStory[]) => xs.filter((s) => s.labelled !== false);
+  return {
+    pretrain: d.pretrain,
+    pretrainNoTwist: keep(d.pretrainNoTwist),
+    filter: keep(d.filter),
+    filterRandomise: keep(d.filterRandomise),
+    filterMixMatch: keep(d.filterMixMatch),
+    recovery: keep(d.recovery),
+    test: { twist: keep(d.test.twist), noTwist: keep(d.test.noTwist), adversarial: keep(d.test.adversarial) },
+  };
+}
+
+/**
+ * Throws unless the corpus has the Twist labels `what` needs: labelled stories with and without Twist (plain text
+ * and records without instruction.features have none).
+ */
+export function requireTwistLabels(data: TinyStoriesData, what: string): void {
+  const c = data.corpus;
+  if (!c) return;
+  if (c.twist > 0 && c.labelled - c.twist > 0) return;
+  throw new WraplabError(
+    `${what} needs stories labelled with and without Twist (instruction.features), but corpus.source ${c.source} has ` +
+      `${c.labelled} labelled stories of ${c.stories}, ${c.twist} with Twist. Use the all-data JSON shards; on unlabelled ` +
+      `stories only pretraining the "present" model runs (deletion, reFT, the "absent" control, probes and the Twist ` +
+      `evaluation need the labels).`,
+  );
 }
 
 /** Drops the trailing columns where every row is padding: a batch costs its longest row, not the context. */

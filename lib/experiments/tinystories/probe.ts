@@ -10,7 +10,7 @@ import { Rng } from '../../engine/rng';
 import * as ts from '../../tasks/tinystories';
 import { defineStage, stageNode, type StageNode } from '../stage';
 import type { TinyStoriesConfig } from './config';
-import { tinyStoriesData, type TinyStoriesData } from './data';
+import { requireTwistLabels, tinyStoriesData, type TinyStoriesData } from './data';
 import { type ModelRef, modelNode, pretrainOf } from './stages';
 
 export interface ProbeAccuracy {
@@ -47,6 +47,7 @@ export const tsProbe = defineStage<ProbeConfig, ProbeAccuracy>({
   async run({ config: c, seed, parents: [parent] }) {
     const pre = pretrainOf(c.of);
     const data = tinyStoriesData(pre.corpus, seed);
+    requireTwistLabels(data, 'the feature probes');
     const model = parent.loadModel();
     try {
       const layers = layerNames('resid_post', model.config.nLayers);

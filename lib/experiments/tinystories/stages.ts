@@ -15,7 +15,7 @@ import { Rng } from '../../engine/rng';
 import { trainCached, type TrainConfigInput } from '../../engine/train';
 import { defineStage, stageNode, type StageNode, type StageResult } from '../stage';
 import type { DeletionLr, DeletionProtocol, TinyStoriesConfig } from './config';
-import { saveTokenizer, storySampler, tinyStoriesData, tinyStoriesModel, type TinyStoriesData } from './data';
+import { requireTwistLabels, saveTokenizer, storySampler, tinyStoriesData, tinyStoriesModel, type TinyStoriesData } from './data';
 import { type EvaluationEnv, type TwistEvaluation, makeTwistEvaluator, twistEvaluationOf } from './evaluation';
 
 export type PretrainVariant = 'present' | 'absent';
@@ -92,6 +92,7 @@ export const tsPretrain = defineStage<PretrainConfig, StorySummary>({
   cost: (c) => trainCost(c.model, c.corpus.vocabSize, c.train),
   async run({ config: c, seed, run }) {
     const data = tinyStoriesData(c.corpus, seed);
+    if (c.variant !== 'present') requireTwistLabels(data, 'pretraining the "absent" (Not in PT) control');
     const model = tinyStoriesModel(c, data.tokenizer.vocabSize, seed);
     try {
       const stories = c.variant === 'present' ? data.datasets.pretrain : data.datasets.pretrainNoTwist;
@@ -121,7 +122,9 @@ export const tsEvaluation = defineStage<EvalConfig, TwistEvaluation>({
   async run({ config: c, seed, parents: [parent] }) {
     const model = parent.loadModel();
     try {
-      return makeTwistEvaluator(c, tinyStoriesData(c.corpus, seed), seed)(model);
+      const data = tinyStoriesData(c.corpus, seed);
+      requireTwistLabels(data, 'the Twist evaluation');
+      return makeTwistEvaluator(c, data, seed)(model);
     } finally {
       model.dispose();
     }
@@ -133,6 +136,7 @@ const envOf = (pre: PretrainConfig, evaluation: TinyStoriesConfig['evaluation'])
 /** Trains a parent's model further with evaluations at the listed steps (deletion and reFT share this). */
 async function fineTune(o: { run: StageResult<unknown>['run']; seed: number; parent: StageResult<unknown>; pre: PretrainConfig; evaluation: TinyStoriesConfig['evaluation']; train: TrainConfigInput; evalSteps: number[]; stories: (d: TinyStoriesData) => Parameters<typeof storySampler>[0]; stream: (string | number)[]; label: string; atStart: () => TwistEvaluation }): Promise<StorySummary> {
   const data = tinyStoriesData(o.pre.corpus, o.seed);
+  requireTwistLabels(data, o.label);
   const model = o.parent.loadModel();
   try {
     const { metrics } = await trainCached({

@@ -14,6 +14,7 @@ import { execFile } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
+import { StringDecoder } from 'node:string_decoder';
 import { Rng } from '../../engine/rng';
 import { FEATURES, Feature, TinyStory, isFeature, splitSentences } from './types';
 import { featureText } from './format';
@@ -23,10 +24,11 @@ export const TINYSTORIES_URL =
   'https://huggingface.co/datasets/roneneldan/TinyStories/resolve/main/TinyStories_all_data.tar.gz';
 export const SHARD_PATTERN = /^data\d\d\.json$/;
 
+/** A record of the all-data shards. Summaries, words and features are missing from some derived dumps. */
 export interface TinyStoriesRecord {
   story: string;
-  instruction: { 'prompt:'?: string; words: string[]; features: string[] };
-  summary: string;
+  instruction?: { 'prompt:'?: string; words?: string[]; features?: string[] };
+  summary?: string;
   source?: string;
 }
 
@@ -48,14 +50,16 @@ export function validateRecord(raw: unknown, where: string): TinyStoriesRecord {
   const r = raw as Record<string, unknown>;
   if (typeof r.story !== 'string') throw new TinyStoriesSchemaError(where, 'story must be a string');
   if (r.story.trim().length === 0) throw new TinyStoriesSchemaError(where, 'story is empty');
+  // instruction, its words and features, and the summary may be missing (then: no words, unlabelled, no
+  // summary); present, they must have their types.
   const ins = r.instruction;
-  if (typeof ins !== 'object' || ins === null) throw new TinyStoriesSchemaError(where, 'instruction must be an object');
-  const i = ins as Record<string, unknown>;
-  if (!isStringArray(i.words)) throw new TinyStoriesSchemaError(where, 'instruction.words must be an array of strings');
-  if (!isStringArray(i.features)) throw new TinyStoriesSchemaError(where, 'instruction.features must be an array of strings');
-  const bad = i.features.filter((f) => !isFeature(f));
-  if (bad.length > 0) throw new TinyStoriesSchemaError(where, `unknown feature(s) ${JSON.stringify(bad)}`);
-  if (typeof r.summary !== 'string') throw new TinyStoriesSchemaError(where, 'summary must be a string');
+  if (ins !== undefined && (typeof ins !== 'object' || ins === null || Array.isArray(ins))) throw new TinyStoriesSchemaError(where, 'instruction must be an object');
+  const i = (ins ?? {}) as Record<string, unknown>;
+  if (i.words !== undefined && !isStringArray(i.words)) throw new TinyStoriesSchemaError(where, 'instruction.words must be an array of strings');
+  if (i.features !== undefined && !isStringArray(i.features)) throw new TinyStoriesSchemaError(where, 'instruction.features must be an array of strings');
+  const bad = ((i.features as string[] | undefined) ?? []).filter((f) => !isFeature(f));
+  if (bad.length > 0) throw new TinyStoriesSchemaError(where, `unknown feature(s) ${JSON.stringify(bad)}; known: ${FEATURES.join(', ')}`);
+  if (r.summary !== undefined && typeof r.summary !== 'string') throw new TinyStoriesSchemaError(where, 'summary must be a string');
   if (r.source !== undefined && typeof r.source !== 'string') throw new TinyStoriesSchemaError(where, 'source must be a string');
   return raw as TinyStoriesRecord;
 }
@@ -68,14 +72,151 @@ export function validateRecord(raw: unknown, where: string): TinyStoriesRecord {
 export function recordToStory(record: TinyStoriesRecord, rng: Rng): TinyStory {
   const story = record.story.trim();
   const plain = splitSentences(story).filter((s) => !s.includes('"'));
+  const features = record.instruction?.features;
   return {
     story,
-    words: record.instruction.words.slice(),
-    features: record.instruction.features.filter(isFeature),
-    summary: record.summary,
+    words: (record.instruction?.words ?? []).slice(),
+    features: (features ?? []).filter(isFeature),
+    summary: record.summary ?? '',
     sentence: plain.length > 0 ? rng.pick(plain) : '',
     source: record.source,
+    ...(features === undefined ? { labelled: false } : {}),
   };
+}
+
+/** A plain-text story (no metadata): unlabelled, no words, no summary. */
+export function textToStory(text: string, rng: Rng): TinyStory {
+  const story = text.trim();
+  const plain = splitSentences(story).filter((s) => !s.includes('"'));
+  return { story, words: [], features: [], summary: '', sentence: plain.length > 0 ? rng.pick(plain) : '', labelled: false };
+}
+
+/** Reads a file in chunks as text, UTF-8 safe across chunk edges. */
+function* textChunks(file: string, chunkBytes: number): Generator<string> {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const decoder = new StringDecoder('utf8');
+    const buf = Buffer.alloc(chunkBytes);
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, chunkBytes, null);
+      if (n === 0) {
+        const rest = decoder.end();
+        if (rest) yield rest;
+        return;
+      }
+      yield decoder.write(buf.subarray(0, n));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The elements of a file holding one JSON array of objects, one at a time: a real shard is ~250 MB, and parsing it
+ * whole holds the text and every object at once. Synchronous, because the experiments build their data
+ * synchronously (the npm streaming JSON parsers are stream-based). Each element is cut out by tracking strings and
+ * nesting, then parsed with JSON.parse, so the JSON grammar itself stays JSON.parse's.
+ */
+export function* readJsonArrayRecords(file: string, chunkBytes = 1 << 20): Generator<unknown> {
+  const name = path.basename(file);
+  let text = '';
+  let pos = 0;
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let start = -1;
+  let index = 0;
+  let closed = false;
+  let literal = false; // inside a bare element at depth 1 (a number, true, false, null): the record check rejects it
+  const element = (end: number): unknown => {
+    try {
+      return JSON.parse(text.slice(start, end));
+    } catch (e) {
+      throw new TinyStoriesSchemaError(`${name}[${index}]`, `not valid JSON (${(e as Error).message})`);
+    }
+  };
+  for (const chunk of textChunks(file, chunkBytes)) {
+    text += chunk;
+    for (; pos < text.length; pos++) {
+      const c = text.charCodeAt(pos);
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (c === 92) escaped = true;
+        else if (c === 34) {
+          inString = false;
+          if (depth === 1) {
+            // A bare string element.
+            const value = element(pos + 1);
+            index++;
+            start = -1;
+            yield value;
+          }
+        }
+        continue;
+      }
+      const space = c === 32 || c === 10 || c === 13 || c === 9;
+      if (literal) {
+        if (!space && c !== 44 && c !== 93) continue;
+        const value = element(pos);
+        literal = false;
+        index++;
+        start = -1;
+        yield value;
+      }
+      if (space) continue;
+      if (closed) throw new TinyStoriesSchemaError(name, 'not valid JSON (text after the closing bracket)');
+      if (depth === 0) {
+        if (c !== 91) throw new TinyStoriesSchemaError(name, 'a shard must be a JSON array of records');
+        depth = 1;
+        continue;
+      }
+      if (depth === 1) {
+        if (c === 44) continue;
+        if (c === 93) {
+          closed = true;
+          continue;
+        }
+        start = pos;
+        if (c === 123 || c === 91) depth = 2;
+        else if (c === 34) inString = true;
+        else literal = true;
+        continue;
+      }
+      if (c === 34) inString = true;
+      else if (c === 123 || c === 91) depth++;
+      else if (c === 125 || c === 93) {
+        depth--;
+        if (depth === 1) {
+          const value = element(pos + 1);
+          index++;
+          start = -1;
+          yield value;
+        }
+      }
+    }
+    // Keep only the unfinished element.
+    const keep = start >= 0 ? start : pos;
+    text = text.slice(keep);
+    pos -= keep;
+    if (start >= 0) start = 0;
+  }
+  if (!closed) throw new TinyStoriesSchemaError(name, `not valid JSON (the file ends inside ${depth <= 1 ? 'the array' : `record ${index}`}: cut short?)`);
+}
+
+/** Stories of a plain-text file, separated by <|endoftext|> (TinyStories-train.txt), read in chunks. */
+export function* readTextStories(file: string, chunkBytes = 1 << 20): Generator<string> {
+  const SEP = '<|endoftext|>';
+  let text = '';
+  for (const chunk of textChunks(file, chunkBytes)) {
+    text += chunk;
+    let cut: number;
+    while ((cut = text.indexOf(SEP)) >= 0) {
+      const story = text.slice(0, cut).trim();
+      text = text.slice(cut + SEP.length);
+      if (story) yield story;
+    }
+  }
+  if (text.trim()) yield text.trim();
 }
 
 export interface LoadOptions {
@@ -94,30 +235,90 @@ export interface LoadResult {
 
 export function loadTinyStoriesShard(file: string, options: LoadOptions = {}): LoadResult {
   const name = path.basename(file);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new TinyStoriesSchemaError(name, `not valid JSON (${(e as Error).message})`);
-  }
-  if (!Array.isArray(raw)) throw new TinyStoriesSchemaError(name, 'a shard must be a JSON array of records');
-  const n = Math.min(raw.length, options.limit ?? Infinity);
+  const limit = options.limit ?? Infinity;
   const stories: TinyStory[] = [];
   let skipped = 0;
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  for (const raw of readJsonArrayRecords(file)) {
+    if (i >= limit) break;
     let record: TinyStoriesRecord;
     try {
-      record = validateRecord(raw[i], `${name}[${i}]`);
+      record = validateRecord(raw, `${name}[${i}]`);
     } catch (e) {
       if (options.onInvalid === 'skip' && e instanceof TinyStoriesSchemaError) {
         skipped++;
+        i++;
         continue;
       }
       throw e;
     }
     stories.push(recordToStory(record, Rng.derive(options.seed ?? 0, 'sentence', name, i)));
+    i++;
   }
   return { stories, skipped };
+}
+
+/** A plain-text file of stories separated by <|endoftext|>, as unlabelled stories. */
+export function loadTinyStoriesText(file: string, options: Pick<LoadOptions, 'seed' | 'limit'> = {}): TinyStory[] {
+  const name = path.basename(file);
+  const out: TinyStory[] = [];
+  for (const text of readTextStories(file)) {
+    if (out.length >= (options.limit ?? Infinity)) break;
+    out.push(textToStory(text, Rng.derive(options.seed ?? 0, 'sentence', name, out.length)));
+  }
+  return out;
+}
+
+export interface CorpusSummary {
+  source: string;
+  /** Stories read (before the cap). */
+  read: number;
+  /** Stories kept (a seeded uniform sample when the source holds more than the cap). */
+  stories: number;
+  /** Kept stories with feature labels, and of them with Twist. */
+  labelled: number;
+  twist: number;
+  skipped: number;
+}
+
+/**
+ * The stories of a real-data source, in a seeded random order: a directory of dataNN.json shards (all of them,
+ * pooled: no shard is taken as the test split as it stands), one .json shard, or a .txt file of stories separated
+ * by <|endoftext|>. With `cap`, a uniform sample of that many (reservoir sampling: memory stays bounded).
+ */
+export function loadTinyStoriesSource(source: string, options: { seed: number; cap?: number; onInvalid?: 'throw' | 'skip' }): { stories: TinyStory[]; summary: CorpusSummary } {
+  if (!fs.existsSync(source)) {
+    throw new WraplabError(`corpus.source: ${source} does not exist; give a directory of TinyStories dataNN.json shards, one .json shard or a .txt file of stories separated by <|endoftext|> (or 'procedural')`);
+  }
+  const files = fs.statSync(source).isDirectory() ? listShards(source) : [source];
+  if (files.length === 0) throw new WraplabError(`corpus.source: no dataNN.json shards in ${source}; put TinyStories_all_data's data00.json ... data49.json there`);
+  const rng = Rng.derive(options.seed, 'tinystories', 'corpus-sample');
+  const cap = options.cap ?? Infinity;
+  const kept: TinyStory[] = [];
+  let read = 0;
+  let skipped = 0;
+  const offer = (s: TinyStory) => {
+    if (kept.length < cap) kept.push(s);
+    else {
+      const j = rng.int(0, read + 1);
+      if (j < cap) kept[j] = s;
+    }
+    read++;
+  };
+  for (const file of files) {
+    if (file.endsWith('.txt')) for (const s of loadTinyStoriesText(file, { seed: options.seed })) offer(s);
+    else if (file.endsWith('.json')) {
+      const r = loadTinyStoriesShard(file, { seed: options.seed, onInvalid: options.onInvalid });
+      r.stories.forEach(offer);
+      skipped += r.skipped;
+    } else throw new WraplabError(`corpus.source: ${file} is neither a .json shard nor a .txt file of stories`);
+  }
+  Rng.derive(options.seed, 'tinystories', 'corpus-shuffle').shuffle(kept);
+  const labelled = kept.filter((s) => s.labelled !== false);
+  return {
+    stories: kept,
+    summary: { source, read, stories: kept.length, labelled: labelled.length, twist: labelled.filter((s) => s.features.includes('Twist')).length, skipped },
+  };
 }
 
 /** Shard files in a directory, sorted (data00.json first). */

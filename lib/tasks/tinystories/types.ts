@@ -32,6 +32,11 @@ export interface TinyStory {
   sentence: string;
   /** Where the record came from ("GPT-4", "GPT-3.5", "procedural", ...). */
   source?: string;
+  /**
+   * false when the record carries no feature labels (plain-text stories, a record without
+   * instruction.features): `features` is then empty because nothing is known, not because it has none.
+   */
+  labelled?: boolean;
 }
 
 export function hasFeature(story: TinyStory, feature: Feature): boolean {
