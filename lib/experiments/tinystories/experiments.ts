@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import { defineExperiment } from '../define';
+import { requireTwistLabels, tinyStoriesData } from './data';
 import { DELETION_LRS, DELETION_PROTOCOLS, TinyStoriesSchema, type DeletionLr, type DeletionProtocol, type TinyStoriesConfig } from './config';
 import type { TwistEvaluation } from './evaluation';
 import { probeNode, type ProbeAccuracy } from './probe';
@@ -97,6 +98,8 @@ export const reft = defineExperiment({
   stages: (cfg, seed) => [evaluationOf(cfg, 'present', seed), evaluationOf(cfg, 'absent', seed), ...SOURCES.map((s) => reftOf(cfg, s, seed))],
   async run(cfg, ctx): Promise<TinyStoriesReftResults> {
     const seed = ctx.seed;
+    // Before any training: every stage past the "present" pretraining needs Twist labels.
+    requireTwistLabels(tinyStoriesData(cfg.corpus, seed), 'tinystories-reft');
     const pretrained = {
       present: (await ctx.stage(evaluationOf(cfg, 'present', seed))).results,
       absent: (await ctx.stage(evaluationOf(cfg, 'absent', seed))).results,
@@ -151,6 +154,7 @@ export const probe = defineExperiment({
   presets: TINYSTORIES_PRESETS,
   stages: (cfg, seed): StageNode[] => probedModels(cfg).map((m) => probeNode(cfg, m.of, seed)),
   async run(cfg, ctx): Promise<TinyStoriesProbeResults> {
+    requireTwistLabels(tinyStoriesData(cfg.corpus, ctx.seed), 'tinystories-probe');
     const models: TinyStoriesProbeResults['models'] = [];
     for (const m of probedModels(cfg)) models.push({ label: m.label, ...(await ctx.stage(probeNode(cfg, m.of, ctx.seed))).results });
     return { models };
