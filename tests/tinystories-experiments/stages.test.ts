@@ -161,6 +161,10 @@ test('corpus.source: real shards feed every dataset (labelled sets only from lab
     const tiny = path.join(dir, 'tiny', 'data00.json');
     ts.writeFixtureShard(tiny, stories.slice(0, 10));
     assert.throws(() => tst.tinyStoriesData({ ...real.corpus, source: tiny }, 0), /10 stories leave an empty split/);
+    // Runs are keyed by the path: changed files under it are refused, not silently mixed with cached runs.
+    ts.writeFixtureShard(path.join(shards, 'data01.json'), stories.slice(150, 299));
+    assert.throws(() => tst.tinyStoriesData(real.corpus, 0), /its files changed since runs were cached from them/);
+    assert.throws(() => tst.tinyStoriesData({ ...real.corpus, source: path.join(dir, 'nowhere') }, 0), /does not exist/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

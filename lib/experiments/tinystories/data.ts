@@ -29,13 +29,24 @@ const dataMemo = new Map<string, TinyStoriesData>();
  * The tokenizer is a stage of its own (tokenizer.json in its run) and is copied next to every model.
  */
 export function tinyStoriesData(corpus: TinyStoriesConfig['corpus'], seed: number): TinyStoriesData {
-  const key = JSON.stringify({ corpus, seed });
+  const real = corpus.source !== undefined && corpus.source !== 'procedural';
+  if (real && !fs.existsSync(corpus.source!)) ts.loadTinyStoriesSource(corpus.source!, { seed }); // its clear error
+  const fingerprint = real ? ts.sourceFingerprint(corpus.source!) : null;
+  const key = JSON.stringify({ corpus, seed, fingerprint });
   const hit = dataMemo.get(key);
   if (hit) return hit;
-  const real = corpus.source !== undefined && corpus.source !== 'procedural';
   let stories: ts.TinyStory[];
   let summary: ts.CorpusSummary | null = null;
-  if (real) {
+  const run = Run.open({ stage: 'tinystories-tokenizer', corpus, seed });
+  if (fingerprint) {
+    // Runs are keyed by the path: refuse files that changed under runs cached from them.
+    const seen = run.file('corpus.json');
+    if (fs.existsSync(seen)) {
+      const before = (readJson(seen) as { fingerprint: string[] }).fingerprint;
+      if (JSON.stringify(before) !== JSON.stringify(fingerprint)) {
+        throw new WraplabError(`corpus.source ${corpus.source}: its files changed since runs were cached from them (${before.join(', ')} -> ${fingerprint.join(', ')}); put the new stories at a new path, or delete ${run.dir} and the runs made from it`);
+      }
+    } else writeJsonAtomic(seen, { source: corpus.source, fingerprint });
     ({ stories, summary } = ts.loadTinyStoriesSource(corpus.source!, { seed, cap: corpus.stories }));
     const split = ts.splitStories(stories);
     if (split.test.length === 0 || split.pretrain.length === 0 || split.finetune.length === 0) {
@@ -50,7 +61,6 @@ export function tinyStoriesData(corpus: TinyStoriesConfig['corpus'], seed: numbe
   }
   let datasets = ts.buildDatasets(stories);
   if (real) datasets = labelledOnly(datasets);
-  const run = Run.open({ stage: 'tinystories-tokenizer', corpus, seed });
   const file = run.file('tokenizer.json');
   let tokenizer: ts.WordTokenizer;
   if (fs.existsSync(file)) tokenizer = ts.WordTokenizer.fromJSON(readJson(file));

@@ -281,6 +281,24 @@ export interface CorpusSummary {
   skipped: number;
 }
 
+/** The files a real-data source reads: the dataNN.json shards of a directory, or the file itself. */
+export function sourceFiles(source: string): string[] {
+  const files = fs.statSync(source).isDirectory() ? listShards(source) : [source];
+  if (files.length === 0) throw new WraplabError(`corpus.source: no dataNN.json shards in ${source}; put TinyStories_all_data's data00.json ... data49.json there`);
+  return files;
+}
+
+/**
+ * What identifies a source's contents for the run cache (which keys runs by the path): each file's name, size and
+ * modification time. Cheap: nothing is read.
+ */
+export function sourceFingerprint(source: string): string[] {
+  return sourceFiles(source).map((f) => {
+    const st = fs.statSync(f);
+    return `${path.basename(f)}:${st.size}:${Math.round(st.mtimeMs)}`;
+  });
+}
+
 /**
  * The stories of a real-data source, in a seeded random order: a directory of dataNN.json shards (all of them,
  * pooled: no shard is taken as the test split as it stands), one .json shard, or a .txt file of stories separated
@@ -290,8 +308,7 @@ export function loadTinyStoriesSource(source: string, options: { seed: number; c
   if (!fs.existsSync(source)) {
     throw new WraplabError(`corpus.source: ${source} does not exist; give a directory of TinyStories dataNN.json shards, one .json shard or a .txt file of stories separated by <|endoftext|> (or 'procedural')`);
   }
-  const files = fs.statSync(source).isDirectory() ? listShards(source) : [source];
-  if (files.length === 0) throw new WraplabError(`corpus.source: no dataNN.json shards in ${source}; put TinyStories_all_data's data00.json ... data49.json there`);
+  const files = sourceFiles(source);
   const rng = Rng.derive(options.seed, 'tinystories', 'corpus-sample');
   const cap = options.cap ?? Infinity;
   const kept: TinyStory[] = [];
