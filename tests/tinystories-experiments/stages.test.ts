@@ -161,6 +161,18 @@ test('corpus.source: real shards feed every dataset (labelled sets only from lab
     const tiny = path.join(dir, 'tiny', 'data00.json');
     ts.writeFixtureShard(tiny, stories.slice(0, 10));
     assert.throws(() => tst.tinyStoriesData({ ...real.corpus, source: tiny }, 0), /10 stories leave an empty split/);
+    // The real-data judge: trained on labelled stories, refuses a part without both classes.
+    const judge = tst.classifierJudge(data, real.corpus, 0);
+    const held = [...data.datasets.test.twist.map((x) => [x.story, true] as const), ...data.datasets.test.noTwist.map((x) => [x.story, false] as const)];
+    const accuracy = held.filter(([text, twist]) => judge.judge(text) === twist).length / held.length;
+    const majority = Math.max(data.datasets.test.twist.length, data.datasets.test.noTwist.length) / held.length;
+    assert.ok(accuracy > majority, `the judge beats the majority baseline on the test split: ${accuracy} vs ${majority}`);
+    const allTwist = path.join(dir, 'twist-only');
+    const twists = stories.filter((s) => s.features.includes('Twist'));
+    ts.writeFixtureShard(path.join(allTwist, 'data00.json'), [...twists, ...twists, ...twists, ...twists].slice(0, 200));
+    const onlyTwist = tst.tinyStoriesData({ ...real.corpus, source: allTwist }, 0);
+    assert.throws(() => tst.classifierJudge(onlyTwist, { ...real.corpus, source: allTwist }, 0), /the Twist judge: its train part .* has only Twist stories/);
+    assert.throws(() => tst.requireTwistLabels(onlyTwist, 'tinystories-reft'), /0 with Twist|with Twist/);
     // Runs are keyed by the path: changed files under it are refused, not silently mixed with cached runs.
     ts.writeFixtureShard(path.join(shards, 'data01.json'), stories.slice(150, 299));
     assert.throws(() => tst.tinyStoriesData(real.corpus, 0), /its files changed since runs were cached from them/);

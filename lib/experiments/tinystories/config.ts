@@ -74,7 +74,9 @@ export const TinyStoriesSchema = z
          * The judge behind twistRate (both rates are recorded): 'exact' = the generator's twist structure,
          * 'classifier' = a bag-of-words classifier trained on the labelled pretraining corpus (as one would for
          * real data). The exact recogniser needs word-exact coherence across the story, which a sub-million-
-         * parameter model rarely reaches even when it writes a twist.
+         * parameter model rarely reaches even when it writes a twist. With a real corpus.source the classifier
+         * always judges (trained on the labelled stories; its held-out accuracy is printed beside the majority
+         * baseline).
          */
         judge: z.enum(['exact', 'classifier']).default('exact'),
       })

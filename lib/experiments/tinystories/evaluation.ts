@@ -11,6 +11,7 @@ import { Rng } from '../../engine/rng';
 import * as ts from '../../tasks/tinystories';
 import type { TinyStoriesConfig } from './config';
 import { storySampler, type TinyStoriesData } from './data';
+import { WraplabError } from '../../engine/errors';
 
 /**
  * loss.twist: loss on held-out Twist stories (the paper's "Task Loss"); loss.no_twist: on held-out stories without
@@ -35,11 +36,37 @@ export function classifierJudge(data: TinyStoriesData, corpus: TinyStoriesConfig
   const key = JSON.stringify({ corpus, seed });
   let judge = classifierMemo.get(key);
   if (!judge) {
-    judge = new ts.BagOfWordsTwistJudge({ seed: Rng.derive(seed, 'tinystories-judge').int(0, 2 ** 31) });
-    judge.train(ts.labelTwist(data.datasets.pretrain.slice(0, 4000)));
+    const judgeSeed = Rng.derive(seed, 'tinystories-judge').int(0, 2 ** 31);
+    if (data.corpus) judge = realDataJudge(data, judgeSeed);
+    else {
+      judge = new ts.BagOfWordsTwistJudge({ seed: judgeSeed });
+      judge.train(ts.labelTwist(data.datasets.pretrain.slice(0, 4000)));
+    }
     classifierMemo.set(key, judge);
   }
   return judge;
+}
+
+/**
+ * On real stories the classifier is the judge (the exact recogniser knows only the generator's twist structure): it
+ * trains on the labelled pretraining stories, holds 20% out, and says its held-out accuracy beside the majority
+ * baseline. It refuses when either class is missing from either part, since its accuracy would then mean nothing.
+ */
+function realDataJudge(data: TinyStoriesData, seed: number): ts.BagOfWordsTwistJudge {
+  const labelled = ts.labelTwist(data.datasets.pretrain.filter((s) => s.labelled !== false).slice(0, 5000));
+  const nHeld = Math.round(labelled.length * 0.2);
+  const parts = { train: labelled.slice(0, labelled.length - nHeld), 'held-out': labelled.slice(labelled.length - nHeld) };
+  for (const [name, part] of Object.entries(parts)) {
+    const twist = part.filter((d) => d.twist).length;
+    if (twist === 0 || twist === part.length) {
+      throw new WraplabError(`the Twist judge: its ${name} part (${part.length} labelled pretraining stories of corpus.source ${data.corpus!.source}) has ${twist === 0 ? 'no Twist story' : 'only Twist stories'}; a judge needs both classes: raise corpus.stories or use more shards`);
+    }
+  }
+  const fit = ts.trainTwistClassifier(labelled, 0.2, { seed });
+  if (process.env.WRAPLAB_QUIET !== '1') {
+    console.error(`wraplab: Twist judge (bag-of-words, ${fit.train.size} labelled stories): held-out accuracy ${fit.heldOut.accuracy.toFixed(3)} on ${fit.heldOut.size}, majority baseline ${fit.heldOut.majorityBaseline.toFixed(3)}`);
+  }
+  return fit.judge;
 }
 
 /** The evaluation fields of a metrics row. */
@@ -74,7 +101,8 @@ export function makeTwistEvaluator(env: EvaluationEnv, data: TinyStoriesData, se
       'loss.twist': batchLoss(model, batches.twist),
       'loss.no_twist': batchLoss(model, batches.noTwist),
       'loss.adversarial': batchLoss(model, batches.adversarial),
-      'twist.rate': ev.judge === 'exact' ? rateExact : rateClassifier,
+      // Real stories: the classifier judges (realDataJudge).
+      'twist.rate': ev.judge === 'exact' && !data.corpus ? rateExact : rateClassifier,
       'twist.rate.exact': rateExact,
       'twist.rate.classifier': rateClassifier,
     };
