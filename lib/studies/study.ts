@@ -10,6 +10,7 @@
  * Running several studies together (`runStudies`, what `wraplab figures` does) schedules all their runs as one
  * graph: shared stages train once, first, and worker processes stay busy across studies.
  */
+import { deepMerge } from '../experiments/overrides';
 import type { AnyExperiment, Preset } from '../experiments/define';
 import { parsePreset } from '../experiments/define';
 import { checkSeed, type RunOutcome, type RunSpec } from '../experiments/run';
@@ -73,6 +74,11 @@ export interface StudyOptions extends ScheduleOptions {
   /** Default $WRAPLAB_PRESET, else laptop. */
   preset?: Preset | string;
   seed?: number;
+  /**
+   * Config overrides for every run of the study, under each run's own (e.g. `{ corpus: { source: dir } }` runs the
+   * TinyStories study on real stories). Every key must exist in each experiment's config.
+   */
+  overrides?: Record<string, unknown>;
 }
 
 export function studyParams(opts: StudyOptions): StudyParams {
@@ -83,7 +89,9 @@ export function studyParams(opts: StudyOptions): StudyParams {
 export async function runStudies<S extends readonly AnyStudy[]>(studies: S, opts: StudyOptions = {}): Promise<{ [K in keyof S]: TableOf<S[K]> }> {
   const params = studyParams(opts);
   const plans = studies.map((s) => s.plan(params));
-  const specs = plans.map((p) => specsOf(p).map((s) => ({ preset: params.preset, seed: params.seed, ...s })));
+  const specs = plans.map((p) =>
+    specsOf(p).map((s) => ({ preset: params.preset, seed: params.seed, ...s, ...(opts.overrides ? { overrides: deepMerge(opts.overrides, s.overrides ?? {}) } : {}) })),
+  );
   const outcomes = (await runAll(specs.flat(), opts)) as RunOutcome[];
   const tables: unknown[] = [];
   let at = 0;
