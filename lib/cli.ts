@@ -146,6 +146,25 @@ export function buildCli(): Command {
       console.log(`real shapes for --bench: ${Object.keys(REAL_SHAPES).join(', ')}`);
     });
 
+  program
+    .command('data')
+    .description('fetch a real data set: tinystories (the all-data JSON shards, ~1.5 GB packed)')
+    .argument('<dataset>', 'tinystories')
+    .option('--dir <dir>', 'where the shards go (default: <data dir>/tinystories)')
+    .action(async (dataset: string, o: { dir?: string }) => {
+      if (dataset !== 'tinystories') throw new UsageError(`unknown data set "${dataset}"; known: tinystories`);
+      const path = require('node:path') as typeof import('node:path');
+      const { dataDir } = require('./engine/runs') as typeof import('./engine/runs');
+      const { downloadTinyStories } = require('./tasks/tinystories/real') as typeof import('./tasks/tinystories/real');
+      const dir = path.resolve(o.dir ?? path.join(dataDir(), 'tinystories'));
+      const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MB`;
+      const shards = await downloadTinyStories(dir, {
+        onProgress: (done, total) => process.stderr.write(`\rwraplab: TinyStories_all_data.tar.gz ${mb(done)}${total ? ` of ${mb(total)}` : ''}   `),
+      });
+      process.stderr.write('\n');
+      console.log(`${shards.length} shards in ${dir}; use them with --set corpus.source=${dir}`);
+    });
+
   addSweepCommands(program);
 
   return program;

@@ -5,8 +5,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   TinyStoriesSchemaError, generateStories, listShards, loadTinyStoriesDir, loadTinyStoriesShard, loadTinyStoriesSource,
-  loadTinyStoriesText, readJsonArrayRecords, readTextStories, storyToRecord, writeFixtureShard,
+  loadTinyStoriesText, readJsonArrayRecords, readTextStories, storyToRecord, writeFixtureShard, downloadTinyStories,
 } from '../../lib/tasks/tinystories';
+import * as http from 'node:http';
+import { execFileSync } from 'node:child_process';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-tinystories-'));
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -129,4 +131,51 @@ test('a real source is pooled and shuffled with the seed: one shard is not the t
   assert.equal(txt.summary.labelled, 0);
   assert.throws(() => loadTinyStoriesSource(path.join(dir, 'missing'), { seed: 1 }), /corpus\.source: .*missing does not exist/);
   assert.throws(() => loadTinyStoriesSource(fs.mkdtempSync(path.join(dir, 'none-')), { seed: 1 }), /no dataNN\.json shards/);
+});
+
+test('downloadTinyStories: progress, a broken-off download continues by Range request, then unpacks; offline names the files', async () => {
+  const src = fs.mkdtempSync(path.join(dir, 'src-'));
+  writeFixtureShard(path.join(src, 'data00.json'), stories.slice(0, 30));
+  writeFixtureShard(path.join(src, 'data01.json'), stories.slice(30));
+  const archive = path.join(dir, 'archive.tar.gz');
+  execFileSync('tar', ['-czf', archive, '-C', src, 'data00.json', 'data01.json']);
+  const bytes = fs.readFileSync(archive);
+  const half = Math.floor(bytes.length / 2);
+  const ranges: (string | undefined)[] = [];
+  const server = http.createServer((req, res) => {
+    ranges.push(req.headers.range);
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    if (m) {
+      const from = Number(m[1]);
+      res.writeHead(206, { 'content-length': bytes.length - from, 'content-range': `bytes ${from}-${bytes.length - 1}/${bytes.length}` });
+      res.end(bytes.subarray(from));
+    } else {
+      res.writeHead(200, { 'content-length': bytes.length });
+      res.write(bytes.subarray(0, half), () => res.destroy()); // the connection drops halfway
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/TinyStories_all_data.tar.gz`;
+  try {
+    const target = fs.mkdtempSync(path.join(dir, 'dl-'));
+    await assert.rejects(downloadTinyStories(target, { url }), /broke off|ended at/);
+    const partial = path.join(target, 'TinyStories_all_data.tar.gz.partial');
+    assert.equal(fs.statSync(partial).size, half, 'the partial download is kept');
+    const progress: [number, number][] = [];
+    const shards = await downloadTinyStories(target, { url, onProgress: (d, t) => progress.push([d, t]) });
+    assert.deepEqual(ranges, [undefined, `bytes=${half}-`], 'the second call asked only for the rest');
+    assert.deepEqual(shards.map((f) => path.basename(f)), ['data00.json', 'data01.json']);
+    assert.deepEqual(fs.readFileSync(path.join(target, 'TinyStories_all_data.tar.gz')), bytes);
+    assert.deepEqual(progress[progress.length - 1], [bytes.length, bytes.length]);
+    assert.deepEqual(loadTinyStoriesSource(target, { seed: 1 }).summary.read, stories.length);
+    assert.deepEqual(await downloadTinyStories(target, { url: 'http://127.0.0.1:1/never' }), shards, 'shards present: nothing fetched');
+    const offline = fs.mkdtempSync(path.join(dir, 'offline-'));
+    await assert.rejects(downloadTinyStories(offline, { url: 'http://127.0.0.1:1/TinyStories_all_data.tar.gz' }), (e: Error) => {
+      assert.match(e.message, /cannot download http:\/\/127\.0\.0\.1:1/);
+      assert.ok(e.message.includes(path.join(offline, 'TinyStories_all_data.tar.gz')) && /data00\.json \.\.\. data49\.json/.test(e.message));
+      return true;
+    });
+  } finally {
+    server.close();
+  }
 });

@@ -12,7 +12,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { StringDecoder } from 'node:string_decoder';
 import { Rng } from '../../engine/rng';
@@ -388,23 +387,72 @@ export function writeFixtureShard(file: string, stories: readonly TinyStory[]): 
   fs.writeFileSync(file, JSON.stringify(stories.map(storyToRecord)));
 }
 
+export interface DownloadTinyStoriesOptions {
+  url?: string;
+  /** Called as bytes arrive (at most every MiB) with the bytes so far and the total (0 when unknown). */
+  onProgress?: (done: number, total: number) => void;
+  fetch?: typeof fetch;
+}
+
+/** What to do by hand when the archive cannot be downloaded here. */
+export function tinyStoriesManualSteps(dir: string, url = TINYSTORIES_URL): string {
+  return `on a machine with internet run \`npx wraplab data tinystories --dir ${dir}\`, or download ${url} (about 1.5 GB) ` +
+    `and put it at ${path.join(dir, 'TinyStories_all_data.tar.gz')} (it is unpacked on the next run), or put its unpacked ` +
+    `data00.json ... data49.json into ${dir}`;
+}
+
 /**
- * Download and unpack TinyStories_all_data.tar.gz into `dir` (about 1.5 GB packed) with Node's
- * fetch and the system `tar`. Skips the download when shards are already there. Not used in tests.
+ * Download and unpack TinyStories_all_data.tar.gz into `dir` (about 1.5 GB packed) with Node's fetch and the system
+ * `tar`. Skips everything when shards are there and the download when the archive is. A download that breaks off
+ * leaves `<archive>.partial`; the next call continues it with a Range request (or starts over if the server ignores
+ * the range). Not used by CI against the real URL.
  */
-export async function downloadTinyStories(dir: string, url: string = TINYSTORIES_URL): Promise<string[]> {
+export async function downloadTinyStories(dir: string, options: DownloadTinyStoriesOptions | string = {}): Promise<string[]> {
+  const opts = typeof options === 'string' ? { url: options } : options;
+  const url = opts.url ?? TINYSTORIES_URL;
+  const doFetch = opts.fetch ?? fetch;
   fs.mkdirSync(dir, { recursive: true });
   if (listShards(dir).length > 0) return listShards(dir);
   const archive = path.join(dir, 'TinyStories_all_data.tar.gz');
   if (!fs.existsSync(archive)) {
-    const res = await fetch(url);
-    if (!res.ok || res.body === null) throw new Error(`download failed: ${res.status} ${res.statusText} (${url})`);
     const partial = `${archive}.partial`;
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), fs.createWriteStream(partial));
+    const have = fs.existsSync(partial) ? fs.statSync(partial).size : 0;
+    let res: Response;
+    try {
+      res = await doFetch(url, have > 0 ? { headers: { Range: `bytes=${have}-` } } : {});
+    } catch (e) {
+      throw new WraplabError(`cannot download ${url} (${(e as Error).cause ?? (e as Error).message}): ${tinyStoriesManualSteps(dir, url)}`);
+    }
+    if (!res.ok || res.body === null) throw new WraplabError(`download failed: ${res.status} ${res.statusText} (${url}): ${tinyStoriesManualSteps(dir, url)}`);
+    const resumed = res.status === 206;
+    const start = resumed ? have : 0;
+    const total = Number(res.headers.get('content-length') ?? 0) + start;
+    let done = start;
+    let reported = 0;
+    // Each chunk is written synchronously as it arrives, so a download that breaks off keeps every byte it got.
+    const fd = fs.openSync(partial, resumed ? 'a' : 'w');
+    try {
+      for await (const chunk of Readable.fromWeb(res.body as import('node:stream/web').ReadableStream)) {
+        fs.writeSync(fd, chunk as Uint8Array);
+        done += (chunk as Uint8Array).length;
+        if (done - reported >= 1 << 20) {
+          reported = done;
+          opts.onProgress?.(done, total);
+        }
+      }
+    } catch (e) {
+      throw new WraplabError(`the download of ${url} broke off at ${done} of ${total || '?'} bytes (${(e as Error).message}); run it again to continue from there`);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (total > 0 && fs.statSync(partial).size !== total) {
+      throw new WraplabError(`the download of ${url} ended at ${fs.statSync(partial).size} of ${total} bytes; run it again to continue from there`);
+    }
+    opts.onProgress?.(done, total);
     fs.renameSync(partial, archive);
   }
   await promisify(execFile)('tar', ['-xzf', archive, '-C', dir]);
   const shards = listShards(dir);
-  if (shards.length === 0) throw new Error(`unpacked ${archive} but found no dataNN.json shards in ${dir}`);
+  if (shards.length === 0) throw new WraplabError(`unpacked ${archive} but found no dataNN.json shards in ${dir}`);
   return shards;
 }
