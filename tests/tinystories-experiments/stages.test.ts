@@ -167,6 +167,12 @@ test('corpus.source: real shards feed every dataset (labelled sets only from lab
     const accuracy = held.filter(([text, twist]) => judge.judge(text) === twist).length / held.length;
     const majority = Math.max(data.datasets.test.twist.length, data.datasets.test.noTwist.length) / held.length;
     assert.ok(accuracy > majority, `the judge beats the majority baseline on the test split: ${accuracy} vs ${majority}`);
+    const record = tst.judgeRecord(data, real, 0);
+    assert.equal(record.twistRate, 'classifier', 'on real stories the classifier judges');
+    assert.ok(record.classifier.heldOut && record.classifier.heldOut.accuracy > record.classifier.heldOut.majorityBaseline, JSON.stringify(record));
+    const procedural = tst.judgeRecord(tst.tinyStoriesData(cfg.corpus, 0), cfg, 0);
+    assert.equal(procedural.twistRate, cfg.evaluation.judge);
+    assert.equal(procedural.classifier.heldOut, null);
     const allTwist = path.join(dir, 'twist-only');
     const twists = stories.filter((s) => s.features.includes('Twist'));
     ts.writeFixtureShard(path.join(allTwist, 'data00.json'), [...twists, ...twists, ...twists, ...twists].slice(0, 200));

@@ -27,6 +27,13 @@ export const TWIST_KEYS: readonly TwistKey[] = ['loss.twist', 'loss.no_twist', '
 export type EvaluationEnv = Pick<TinyStoriesConfig, 'corpus' | 'contextLength' | 'evaluation'>;
 
 const classifierMemo = new Map<string, ts.BagOfWordsTwistJudge>();
+const fitMemo = new Map<string, ts.ClassifierFit>();
+
+/** Which judge gives twist.rate, and how good the classifier is where that was measured (real stories). */
+export interface JudgeRecord {
+  twistRate: 'exact' | 'classifier';
+  classifier: { kind: string; trainStories: number; heldOut: ts.ClassifierFit['heldOut'] | null };
+}
 
 /**
  * The classifier judge: bag-of-words logistic regression on the labelled pretraining stories (the metadata
@@ -37,8 +44,11 @@ export function classifierJudge(data: TinyStoriesData, corpus: TinyStoriesConfig
   let judge = classifierMemo.get(key);
   if (!judge) {
     const judgeSeed = Rng.derive(seed, 'tinystories-judge').int(0, 2 ** 31);
-    if (data.corpus) judge = realDataJudge(data, judgeSeed);
-    else {
+    if (data.corpus) {
+      const fit = realDataJudge(data, judgeSeed);
+      fitMemo.set(key, fit);
+      judge = fit.judge;
+    } else {
       judge = new ts.BagOfWordsTwistJudge({ seed: judgeSeed });
       judge.train(ts.labelTwist(data.datasets.pretrain.slice(0, 4000)));
     }
@@ -52,7 +62,7 @@ export function classifierJudge(data: TinyStoriesData, corpus: TinyStoriesConfig
  * trains on the labelled pretraining stories, holds 20% out, and says its held-out accuracy beside the majority
  * baseline. It refuses when either class is missing from either part, since its accuracy would then mean nothing.
  */
-function realDataJudge(data: TinyStoriesData, seed: number): ts.BagOfWordsTwistJudge {
+function realDataJudge(data: TinyStoriesData, seed: number): ts.ClassifierFit {
   const labelled = ts.labelTwist(data.datasets.pretrain.filter((s) => s.labelled !== false).slice(0, 5000));
   const nHeld = Math.round(labelled.length * 0.2);
   const parts = { train: labelled.slice(0, labelled.length - nHeld), 'held-out': labelled.slice(labelled.length - nHeld) };
@@ -66,7 +76,17 @@ function realDataJudge(data: TinyStoriesData, seed: number): ts.BagOfWordsTwistJ
   if (process.env.WRAPLAB_QUIET !== '1') {
     console.error(`wraplab: Twist judge (bag-of-words, ${fit.train.size} labelled stories): held-out accuracy ${fit.heldOut.accuracy.toFixed(3)} on ${fit.heldOut.size}, majority baseline ${fit.heldOut.majorityBaseline.toFixed(3)}`);
   }
-  return fit.judge;
+  return fit;
+}
+
+/** The judge record of an evaluation setting, for the results file. */
+export function judgeRecord(data: TinyStoriesData, env: EvaluationEnv, seed: number): JudgeRecord {
+  const judge = classifierJudge(data, env.corpus, seed);
+  const fit = fitMemo.get(JSON.stringify({ corpus: env.corpus, seed })) ?? null;
+  return {
+    twistRate: env.evaluation.judge === 'exact' && !data.corpus ? 'exact' : 'classifier',
+    classifier: { kind: judge.name, trainStories: fit ? fit.train.size : Math.min(4000, data.datasets.pretrain.length), heldOut: fit ? fit.heldOut : null },
+  };
 }
 
 /** The evaluation fields of a metrics row. */

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { defineExperiment } from '../define';
 import { requireTwistLabels, tinyStoriesData } from './data';
 import { DELETION_LRS, DELETION_PROTOCOLS, TinyStoriesSchema, type DeletionLr, type DeletionProtocol, type TinyStoriesConfig } from './config';
-import type { TwistEvaluation } from './evaluation';
+import { judgeRecord, type JudgeRecord, type TwistEvaluation } from './evaluation';
 import { probeNode, type ProbeAccuracy } from './probe';
 import { type CurveRow, type ModelRef, type ReftSource, deleteConfig, evalNode, pretrainConfig, reftConfig, reftLabel, tsDelete, tsReft, type StorySummary } from './stages';
 import { stageNode, type StageNode } from '../stage';
@@ -78,6 +78,8 @@ export interface TinyStoriesReftResults {
    * (twistPercent) and the exact recogniser (twistPercentExact).
    */
   table: { label: string; steps: number[]; twistPercent: number[]; twistPercentExact: number[] }[];
+  /** Which judge gave twist.rate (and, on real stories, the classifier's held-out accuracy and baseline). */
+  judge?: JudgeRecord;
 }
 
 const DELETED: { protocol: DeletionProtocol; lr: DeletionLr }[] = DELETION_LRS.flatMap((lr) => DELETION_PROTOCOLS.map((protocol) => ({ protocol, lr })));
@@ -128,7 +130,7 @@ export const reft = defineExperiment({
       twistPercent: cfg.reft.tableSteps.map((s) => Math.round(100 * at(r, s)['twist.rate'])),
       twistPercentExact: cfg.reft.tableSteps.map((s) => Math.round(100 * at(r, s)['twist.rate.exact'])),
     }));
-    return { pretrained, deletion, reft, table };
+    return { pretrained, deletion, reft, table, judge: judgeRecord(tinyStoriesData(cfg.corpus, seed), cfg, seed) };
   },
 });
 
