@@ -167,6 +167,10 @@ test('corpus.source: real shards feed every dataset (labelled sets only from lab
     const accuracy = held.filter(([text, twist]) => judge.judge(text) === twist).length / held.length;
     const majority = Math.max(data.datasets.test.twist.length, data.datasets.test.noTwist.length) / held.length;
     assert.ok(accuracy > majority, `the judge beats the majority baseline on the test split: ${accuracy} vs ${majority}`);
+    const fits = tst.contextReport(data.datasets.pretrain, data, 100000, 0);
+    assert.deepEqual([fits.stories, fits.truncated], [data.datasets.pretrain.length, 0]);
+    assert.ok(fits.tokensPerWord >= 1, `at least one token per word: ${fits.tokensPerWord}`);
+    assert.equal(tst.contextReport(data.datasets.pretrain, data, 5, 0).truncated, data.datasets.pretrain.length);
     const record = tst.judgeRecord(data, real, 0);
     assert.equal(record.twistRate, 'classifier', 'on real stories the classifier judges');
     assert.ok(record.classifier.heldOut && record.classifier.heldOut.accuracy > record.classifier.heldOut.majorityBaseline, JSON.stringify(record));

@@ -104,6 +104,27 @@ export function requireTwistLabels(data: TinyStoriesData, what: string): void {
   );
 }
 
+export interface ContextReport {
+  stories: number;
+  /** Stories whose training example (instruction lines + story) is longer than the context, and so is cut. */
+  truncated: number;
+  /** Tokens per whitespace-separated word of the story text. */
+  tokensPerWord: number;
+}
+
+/** How the stories fit the model's context under this tokenizer (printed for real corpora before pretraining). */
+export function contextReport(stories: readonly ts.TinyStory[], data: TinyStoriesData, contextLength: number, seed: number): ContextReport {
+  let truncated = 0;
+  let tokens = 0;
+  let words = 0;
+  stories.forEach((s, i) => {
+    if (ts.encodeExample(s, data.tokenizer, Rng.derive(seed, 'context-report', i), 'full', true).length > contextLength + 1) truncated++;
+    tokens += data.tokenizer.encode(s.story).length;
+    words += s.story.split(/\s+/).filter(Boolean).length;
+  });
+  return { stories: stories.length, truncated, tokensPerWord: words ? tokens / words : 0 };
+}
+
 /** Drops the trailing columns where every row is padding: a batch costs its longest row, not the context. */
 export function trimBatch(batch: Batch): Batch {
   const { batchSize: B, contextLength: T } = batch;

@@ -6,7 +6,7 @@
 export * from '../../tasks/tinystories';
 export { DELETION_LRS, DELETION_PROTOCOLS, TinyStoriesSchema } from './config';
 export type { DeletionLr, DeletionProtocol, TinyStoriesConfig } from './config';
-export { requireTwistLabels, storySampler, tinyStoriesData, tinyStoriesModel, trimBatch } from './data';
+export { contextReport, requireTwistLabels, storySampler, tinyStoriesData, tinyStoriesModel, trimBatch } from './data';
 export type { TinyStoriesData } from './data';
 export { TWIST_KEYS, classifierJudge, judgeRecord, makeTwistEvaluator, sampleStories, twistEvaluationOf } from './evaluation';
 export type { JudgeRecord } from './evaluation';

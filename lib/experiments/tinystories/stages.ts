@@ -15,7 +15,7 @@ import { Rng } from '../../engine/rng';
 import { trainCached, type TrainConfigInput } from '../../engine/train';
 import { defineStage, stageNode, type StageNode, type StageResult } from '../stage';
 import type { DeletionLr, DeletionProtocol, TinyStoriesConfig } from './config';
-import { requireTwistLabels, saveTokenizer, storySampler, tinyStoriesData, tinyStoriesModel, type TinyStoriesData } from './data';
+import { contextReport, requireTwistLabels, saveTokenizer, storySampler, tinyStoriesData, tinyStoriesModel, type TinyStoriesData } from './data';
 import { type EvaluationEnv, type TwistEvaluation, makeTwistEvaluator, twistEvaluationOf } from './evaluation';
 
 export type PretrainVariant = 'present' | 'absent';
@@ -96,6 +96,10 @@ export const tsPretrain = defineStage<PretrainConfig, StorySummary>({
     const model = tinyStoriesModel(c, data.tokenizer.vocabSize, seed);
     try {
       const stories = c.variant === 'present' ? data.datasets.pretrain : data.datasets.pretrainNoTwist;
+      if (data.corpus && process.env.WRAPLAB_QUIET !== '1') {
+        const r = contextReport(stories, data, c.contextLength, seed);
+        console.error(`wraplab: tinystories pretraining (${c.variant}) on ${r.stories} real stories: ${r.truncated} (${((100 * r.truncated) / r.stories).toFixed(1)}%) longer than the context of ${c.contextLength} tokens and cut; ${r.tokensPerWord.toFixed(2)} tokens per word (word tokenizer, ${data.tokenizer.vocabSize} entries)`);
+      }
       // No evaluation here: tsEvaluation judges the model (its config holds the evaluation settings).
       await trainCached({
         model,
