@@ -128,7 +128,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { model, run } = opts;
   const decay = model.specs.filter((s) => s.decay).map((s) => s.name);
   const mem = opts.memory ?? {};
-  const frozen = new Set(mem.freezeEmbeddings ? embeddingParamNames(model) : []);
+  const embeddings = embeddingParamNames(model);
+  const frozen = new Set(mem.freezeEmbeddings ? embeddings : []);
   const trainable = (n: string) => !frozen.has(n) && (!opts.trainable || opts.trainable(n));
   const params = new Map([...model.parameters()].filter(([n]) => trainable(n)));
   const label = opts.label ?? 'train';
@@ -149,7 +150,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       optimizerState: stateLocation,
       checkpointBlocks: !!mem.checkpointBlocks,
       freezeEmbeddings: !!mem.freezeEmbeddings,
-      embeddingParams: embeddingParamNames(model).filter((n) => params.has(n)).reduce((a, n) => a + model.param(n).size, 0),
+      embeddingParams: embeddings.filter((n) => params.has(n)).reduce((a, n) => a + model.param(n).size, 0),
     }).total;
   }
   const optimizer = new Optimizer(cfg.optimizer, params, decay, { state: stateLocation });
@@ -209,6 +210,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
     if (!halted) progress.finish(metrics.length ? pickInfo(metrics[metrics.length - 1]) : undefined);
     const heap = wasmHeapBytes();
+    const stateBytes = optimizer.stateBytes();
     const MB = 1024 * 1024;
     const memory: MemoryReport = {
       backend: tf.getBackend(),
@@ -218,7 +220,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       peakRssMB: peakRssMB(),
       tensorsMB: tf.memory().numBytes / MB,
       optimizerState: optimizer.stateLocation,
-      optimizerStateMB: (optimizer.stateBytes().heap + optimizer.stateBytes().host) / MB,
+      optimizerStateMB: (stateBytes.heap + stateBytes.host) / MB,
       checkpointBlocks: !!mem.checkpointBlocks,
       freezeEmbeddings: !!mem.freezeEmbeddings,
       trainableParams,

@@ -19,7 +19,7 @@ import { Transformer } from '../engine/model';
 import { Optimizer } from '../engine/optim';
 import { makeBatch } from '../engine/data';
 import { trainStep } from '../engine/train';
-import { wasmHeapBytes } from '../engine/memory';
+import { peakRssMB, wasmHeapBytes } from '../engine/memory';
 import { Rng } from '../engine/rng';
 import { loadCheckpointDir, savePretrained, configFromHf } from './checkpoint';
 import { REAL_SHAPES } from './shapes';
@@ -73,7 +73,6 @@ export interface PretrainedBenchOptions {
 }
 
 const MB = 1024 * 1024;
-const peakRssMB = () => (process.resourceUsage().maxRSS * 1024) / MB;
 
 function childRun(args: string[]): Record<string, unknown> {
   const r = spawnSync(process.execPath, ['--max-old-space-size=8192', __filename, ...args], { encoding: 'utf8', maxBuffer: 64 * MB, env: process.env });

@@ -30,7 +30,6 @@ const dataMemo = new Map<string, TinyStoriesData>();
  */
 export function tinyStoriesData(corpus: TinyStoriesConfig['corpus'], seed: number): TinyStoriesData {
   const real = corpus.source !== undefined && corpus.source !== 'procedural';
-  if (real && !fs.existsSync(corpus.source!)) ts.loadTinyStoriesSource(corpus.source!, { seed }); // its clear error
   const fingerprint = real ? ts.sourceFingerprint(corpus.source!) : null;
   const key = JSON.stringify({ corpus, seed, fingerprint });
   const hit = dataMemo.get(key);
@@ -48,16 +47,18 @@ export function tinyStoriesData(corpus: TinyStoriesConfig['corpus'], seed: numbe
       }
     } else writeJsonAtomic(seen, { source: corpus.source, fingerprint });
     ({ stories, summary } = ts.loadTinyStoriesSource(corpus.source!, { seed, cap: corpus.stories }));
-    const split = ts.splitStories(stories);
+  } else {
+    const generator = { ...ts.DEFAULT_GENERATOR_CONFIG, minWords: corpus.minWords, maxWords: corpus.maxWords, maxFeatures: corpus.maxFeatures };
+    stories = ts.generateStories(seed, corpus.stories, generator);
+  }
+  const split = ts.splitStories(stories);
+  if (summary) {
     if (split.test.length === 0 || split.pretrain.length === 0 || split.finetune.length === 0) {
       throw new WraplabError(`corpus.source ${corpus.source}: ${stories.length} stories leave an empty split (test ${split.test.length}, pretrain ${split.pretrain.length}, fine-tune ${split.finetune.length}); the 2% test split needs at least 50 stories`);
     }
     if (process.env.WRAPLAB_QUIET !== '1') {
       console.error(`wraplab: tinystories corpus ${corpus.source}: ${summary.stories} of ${summary.read} stories, ${summary.labelled} with feature labels (${summary.twist} Twist)${summary.skipped ? `, ${summary.skipped} invalid records skipped` : ''}`);
     }
-  } else {
-    const generator = { ...ts.DEFAULT_GENERATOR_CONFIG, minWords: corpus.minWords, maxWords: corpus.maxWords, maxFeatures: corpus.maxFeatures };
-    stories = ts.generateStories(seed, corpus.stories, generator);
   }
   let datasets = ts.buildDatasets(stories);
   if (real) datasets = labelledOnly(datasets);
@@ -69,7 +70,7 @@ export function tinyStoriesData(corpus: TinyStoriesConfig['corpus'], seed: numbe
     tokenizer = ts.WordTokenizer.train(datasets.pretrain.map((s) => ts.renderInstruct(s, rng)), { vocabSize: corpus.vocabSize });
     writeJsonAtomic(file, tokenizer.toJSON());
   }
-  const data = { corpus: summary, datasets, heldOut: ts.splitStories(stories).test, tokenizer };
+  const data = { corpus: summary, datasets, heldOut: split.test, tokenizer };
   dataMemo.set(key, data);
   return data;
 }

@@ -26,8 +26,8 @@ export const TWIST_KEYS: readonly TwistKey[] = ['loss.twist', 'loss.no_twist', '
 /** What the evaluation depends on: the corpus, the context and the evaluation settings. */
 export type EvaluationEnv = Pick<TinyStoriesConfig, 'corpus' | 'contextLength' | 'evaluation'>;
 
-const classifierMemo = new Map<string, ts.BagOfWordsTwistJudge>();
-const fitMemo = new Map<string, ts.ClassifierFit>();
+/** The classifier per corpus and seed, with its held-out fit where one was measured (real stories). */
+const classifierMemo = new Map<string, { judge: ts.BagOfWordsTwistJudge; fit: ts.ClassifierFit | null }>();
 
 /** Which judge gives twist.rate, and how good the classifier is where that was measured (real stories). */
 export interface JudgeRecord {
@@ -40,51 +40,57 @@ export interface JudgeRecord {
  * Twist label), deterministic for a corpus and seed. Its held-out accuracy is checked in the tests.
  */
 export function classifierJudge(data: TinyStoriesData, corpus: TinyStoriesConfig['corpus'], seed: number): ts.BagOfWordsTwistJudge {
+  return classifier(data, corpus, seed).judge;
+}
+
+function classifier(data: TinyStoriesData, corpus: TinyStoriesConfig['corpus'], seed: number): { judge: ts.BagOfWordsTwistJudge; fit: ts.ClassifierFit | null } {
   const key = JSON.stringify({ corpus, seed });
-  let judge = classifierMemo.get(key);
-  if (!judge) {
+  let entry = classifierMemo.get(key);
+  if (!entry) {
     const judgeSeed = Rng.derive(seed, 'tinystories-judge').int(0, 2 ** 31);
     if (data.corpus) {
       const fit = realDataJudge(data, judgeSeed);
-      fitMemo.set(key, fit);
-      judge = fit.judge;
+      entry = { judge: fit.judge, fit };
     } else {
-      judge = new ts.BagOfWordsTwistJudge({ seed: judgeSeed });
+      const judge = new ts.BagOfWordsTwistJudge({ seed: judgeSeed });
       judge.train(ts.labelTwist(data.datasets.pretrain.slice(0, 4000)));
+      entry = { judge, fit: null };
     }
-    classifierMemo.set(key, judge);
+    classifierMemo.set(key, entry);
   }
-  return judge;
+  return entry;
 }
 
 /**
  * On real stories the classifier is the judge (the exact recogniser knows only the generator's twist structure): it
  * trains on the labelled pretraining stories, holds 20% out, and says its held-out accuracy beside the majority
- * baseline. It refuses when either class is missing from either part, since its accuracy would then mean nothing.
+ * baseline. trainTwistClassifier refuses when either class is missing from either part.
  */
 function realDataJudge(data: TinyStoriesData, seed: number): ts.ClassifierFit {
   const labelled = ts.labelTwist(data.datasets.pretrain.filter((s) => s.labelled !== false).slice(0, 5000));
-  const nHeld = Math.round(labelled.length * 0.2);
-  const parts = { train: labelled.slice(0, labelled.length - nHeld), 'held-out': labelled.slice(labelled.length - nHeld) };
-  for (const [name, part] of Object.entries(parts)) {
-    const twist = part.filter((d) => d.twist).length;
-    if (twist === 0 || twist === part.length) {
-      throw new WraplabError(`the Twist judge: its ${name} part (${part.length} labelled pretraining stories of corpus.source ${data.corpus!.source}) has ${twist === 0 ? 'no Twist story' : 'only Twist stories'}; a judge needs both classes: raise corpus.stories or use more shards`);
-    }
+  let fit: ts.ClassifierFit;
+  try {
+    fit = ts.trainTwistClassifier(labelled, 0.2, { seed });
+  } catch (e) {
+    if (e instanceof WraplabError) throw new WraplabError(`${e.message} (pretraining stories of corpus.source ${data.corpus!.source}): raise corpus.stories or use more shards`);
+    throw e;
   }
-  const fit = ts.trainTwistClassifier(labelled, 0.2, { seed });
   if (process.env.WRAPLAB_QUIET !== '1') {
     console.error(`wraplab: Twist judge (bag-of-words, ${fit.train.size} labelled stories): held-out accuracy ${fit.heldOut.accuracy.toFixed(3)} on ${fit.heldOut.size}, majority baseline ${fit.heldOut.majorityBaseline.toFixed(3)}`);
   }
   return fit;
 }
 
+/** Which judge gives twist.rate: the configured one, except that real stories are always judged by the classifier. */
+function twistRateJudge(env: EvaluationEnv, data: TinyStoriesData): JudgeRecord['twistRate'] {
+  return env.evaluation.judge === 'exact' && !data.corpus ? 'exact' : 'classifier';
+}
+
 /** The judge record of an evaluation setting, for the results file. */
 export function judgeRecord(data: TinyStoriesData, env: EvaluationEnv, seed: number): JudgeRecord {
-  const judge = classifierJudge(data, env.corpus, seed);
-  const fit = fitMemo.get(JSON.stringify({ corpus: env.corpus, seed })) ?? null;
+  const { judge, fit } = classifier(data, env.corpus, seed);
   return {
-    twistRate: env.evaluation.judge === 'exact' && !data.corpus ? 'exact' : 'classifier',
+    twistRate: twistRateJudge(env, data),
     classifier: { kind: judge.name, trainStories: fit ? fit.train.size : Math.min(4000, data.datasets.pretrain.length), heldOut: fit ? fit.heldOut : null },
   };
 }
@@ -121,8 +127,7 @@ export function makeTwistEvaluator(env: EvaluationEnv, data: TinyStoriesData, se
       'loss.twist': batchLoss(model, batches.twist),
       'loss.no_twist': batchLoss(model, batches.noTwist),
       'loss.adversarial': batchLoss(model, batches.adversarial),
-      // Real stories: the classifier judges (realDataJudge).
-      'twist.rate': ev.judge === 'exact' && !data.corpus ? rateExact : rateClassifier,
+      'twist.rate': twistRateJudge(env, data) === 'exact' ? rateExact : rateClassifier,
       'twist.rate.exact': rateExact,
       'twist.rate.classifier': rateClassifier,
     };

@@ -6,6 +6,7 @@
  *  - BagOfWordsTwistJudge: a logistic-regression classifier on hashed unigrams+bigrams, trainable on
  *    labelled real (or procedural) stories.
  */
+import { WraplabError } from '../../engine/errors';
 import { Rng } from '../../engine/rng';
 import { splitSentences } from './types';
 
@@ -217,6 +218,13 @@ export function trainTwistClassifier(
   if (nHeld < 1 || nHeld >= labelled.length) throw new Error(`heldOutFraction ${heldOutFraction} leaves an empty split`);
   const trainSet = labelled.slice(0, labelled.length - nHeld);
   const heldSet = labelled.slice(labelled.length - nHeld);
+  // An accuracy without both classes on each side means nothing: refuse rather than report it.
+  for (const [name, part] of [['train', trainSet], ['held-out', heldSet]] as const) {
+    const twist = part.filter((d) => d.twist).length;
+    if (twist === 0 || twist === part.length) {
+      throw new WraplabError(`the Twist judge: its ${name} part (${part.length} labelled stories) has ${twist === 0 ? 'no Twist story' : 'only Twist stories'}; a judge needs both classes`);
+    }
+  }
   const judge = new BagOfWordsTwistJudge(config);
   const report = judge.train(trainSet);
   const positives = heldSet.filter((d) => d.twist).length / heldSet.length;

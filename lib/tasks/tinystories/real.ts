@@ -70,14 +70,13 @@ export function validateRecord(raw: unknown, where: string): TinyStoriesRecord {
  */
 export function recordToStory(record: TinyStoriesRecord, rng: Rng): TinyStory {
   const story = record.story.trim();
-  const plain = splitSentences(story).filter((s) => !s.includes('"'));
   const features = record.instruction?.features;
   return {
     story,
     words: (record.instruction?.words ?? []).slice(),
     features: (features ?? []).filter(isFeature),
     summary: record.summary ?? '',
-    sentence: plain.length > 0 ? rng.pick(plain) : '',
+    sentence: sentenceLine(story, rng),
     source: record.source,
     ...(features === undefined ? { labelled: false } : {}),
   };
@@ -86,8 +85,13 @@ export function recordToStory(record: TinyStoriesRecord, rng: Rng): TinyStory {
 /** A plain-text story (no metadata): unlabelled, no words, no summary. */
 export function textToStory(text: string, rng: Rng): TinyStory {
   const story = text.trim();
+  return { story, words: [], features: [], summary: '', sentence: sentenceLine(story, rng), labelled: false };
+}
+
+/** The instruct "Sentence:" line: one sentence of the story without '"' (empty when every sentence has one). */
+function sentenceLine(story: string, rng: Rng): string {
   const plain = splitSentences(story).filter((s) => !s.includes('"'));
-  return { story, words: [], features: [], summary: '', sentence: plain.length > 0 ? rng.pick(plain) : '', labelled: false };
+  return plain.length > 0 ? rng.pick(plain) : '';
 }
 
 /** Reads a file in chunks as text, UTF-8 safe across chunk edges. */
@@ -282,6 +286,9 @@ export interface CorpusSummary {
 
 /** The files a real-data source reads: the dataNN.json shards of a directory, or the file itself. */
 export function sourceFiles(source: string): string[] {
+  if (!fs.existsSync(source)) {
+    throw new WraplabError(`corpus.source: ${source} does not exist; give a directory of TinyStories dataNN.json shards, one .json shard or a .txt file of stories separated by <|endoftext|> (or 'procedural')`);
+  }
   const files = fs.statSync(source).isDirectory() ? listShards(source) : [source];
   if (files.length === 0) throw new WraplabError(`corpus.source: no dataNN.json shards in ${source}; put TinyStories_all_data's data00.json ... data49.json there`);
   return files;
@@ -304,9 +311,6 @@ export function sourceFingerprint(source: string): string[] {
  * by <|endoftext|>. With `cap`, a uniform sample of that many (reservoir sampling: memory stays bounded).
  */
 export function loadTinyStoriesSource(source: string, options: { seed: number; cap?: number; onInvalid?: 'throw' | 'skip' }): { stories: TinyStory[]; summary: CorpusSummary } {
-  if (!fs.existsSync(source)) {
-    throw new WraplabError(`corpus.source: ${source} does not exist; give a directory of TinyStories dataNN.json shards, one .json shard or a .txt file of stories separated by <|endoftext|> (or 'procedural')`);
-  }
   const files = sourceFiles(source);
   const rng = Rng.derive(options.seed, 'tinystories', 'corpus-sample');
   const cap = options.cap ?? Infinity;
