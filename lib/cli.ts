@@ -165,6 +165,25 @@ export function buildCli(): Command {
       console.log(`${shards.length} shards in ${dir}; use them with --set corpus.source=${dir}`);
     });
 
+  program
+    .command('tokenizers')
+    .description('compare the word and BPE tokenizers on a TinyStories corpus: tokens per word, words spelled out, stories that fit the context')
+    .option('--preset <preset>', 'smoke | laptop | paper (vocabulary, context and corpus size)', 'laptop')
+    .option('--source <path>', 'real stories (shard directory, .json shard or .txt); default: the procedural corpus')
+    .option('--vocab <n>', 'vocabulary size of both (default: the preset\'s)')
+    .option('-s, --seed <n>', 'seed', '0')
+    .option('--json', 'print the rows as JSON')
+    .action((o: { preset: string; source?: string; vocab?: string; seed: string; json?: boolean }) => {
+      const { compareTokenizers } = require('./experiments/tinystories/tokenizers') as typeof import('./experiments/tinystories/tokenizers');
+      if (o.vocab !== undefined && !/^[1-9]\d*$/.test(o.vocab)) throw new UsageError(`--vocab must be a positive integer, got "${o.vocab}"`);
+      const rows = compareTokenizers({ preset: parsePreset(o.preset), source: o.source, seed: parseSeed(o.seed), vocabSize: o.vocab === undefined ? undefined : Number(o.vocab) });
+      if (o.json) return console.log(JSON.stringify(rows, null, 2));
+      const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+      console.log(`held-out stories: ${rows[0].stories} (${rows[0].words} words of 2+ letters), context ${rows[0].contextLength}`);
+      console.log('corpus\ttokenizer\tvocab\ttokens/word\tspelled out\tfit context');
+      for (const r of rows) console.log(`${r.corpus}\t${r.tokenizer}\t${r.vocabSize}\t${r.tokensPerWord.toFixed(3)}\t${pct(r.spelledRate)}\t${pct(r.fitsContext)}`);
+    });
+
   addSweepCommands(program);
 
   return program;

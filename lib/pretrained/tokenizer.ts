@@ -3,9 +3,8 @@
  *
  * Built on `@huggingface/tokenizers` (HF's pure JS/TS port, the one Transformers.js uses): no native binary to
  * match to the platform, synchronous construction, and it reads tokenizer.json as the Hub ships it (BPE with
- * byte-level pre-tokenizer/decoder for GPT-2, GPT-Neo, Pythia, SmolLM). The Rust binding `tokenizers` also
- * installs here but brings a platform binary and is only needed for training tokenizers, which wraplab does not
- * do. Correctness is checked in tests/pretrained/tokenizer.test.ts against an independent GPT-2 BPE (js-tiktoken),
+ * byte-level pre-tokenizer/decoder for GPT-2, GPT-Neo, Pythia, SmolLM). The Rust binding `tokenizers` brings a
+ * platform binary and is used only to train tokenizers (the TinyStories BPE, lib/tasks/tinystories/bpe.ts). Correctness is checked in tests/pretrained/tokenizer.test.ts against an independent GPT-2 BPE (js-tiktoken),
  * and by hand against the Rust implementation (tests/pretrained/xcheck-rust.ts: GPT-2 and NeoX/SmolLM-style configs).
  */
 import * as fs from 'node:fs';

@@ -61,3 +61,15 @@ test('wraplab models lists the four HuggingFace families and refuses an unknown 
   assert.equal(badMode.code, 2);
   assert.match(badMode.err, /--memory: unknown mode tiny; use a comma-separated list of plain, host, checkpoint, lean/);
 });
+
+test('wraplab tokenizers compares the word tokenizer and the BPE on a corpus and refuses a bad --vocab', () => {
+  const r = cli('tokenizers', '--preset', 'smoke', '--vocab', '600', '--json');
+  assert.equal(r.code, 0, r.err);
+  const rows = JSON.parse(r.out) as { corpus: string; tokenizer: string; vocabSize: number; tokensPerWord: number; spelledRate: number }[];
+  assert.deepEqual(rows.map((x) => [x.corpus, x.tokenizer]), [['procedural', 'word'], ['procedural', 'bpe']]);
+  assert.equal(rows[1].vocabSize, 600);
+  assert.ok(rows.every((x) => x.tokensPerWord >= 1 && x.spelledRate >= 0 && x.spelledRate <= 1));
+  const bad = cli('tokenizers', '--vocab', 'x');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--vocab must be a positive integer, got "x"/);
+});

@@ -7,7 +7,7 @@ import { initBackend } from '../../lib/engine/backend';
 import { batchLoss } from '../../lib/engine/evaluate';
 import { packSequences } from '../../lib/engine/data';
 import { Rng } from '../../lib/engine/rng';
-import { ensureStage, resolveConfig, resolveRun, stageNode } from '../../lib/experiments';
+import { ensureStage, resolveConfig, resolveRun, run, stageNode } from '../../lib/experiments';
 import * as tst from '../../lib/experiments/tinystories';
 import * as ts from '../../lib/tasks/tinystories';
 import { parseSets } from '../../lib/experiments/overrides';
@@ -149,6 +149,11 @@ test('corpus.source: real shards feed every dataset (labelled sets only from lab
     assert.ok(data.datasets.recovery.length > 0 && data.datasets.filter.length > 0 && data.heldOut.length > 0);
     assert.ok(data.datasets.recovery.every((s) => s.features.includes('Twist')));
     assert.doesNotThrow(() => tst.requireTwistLabels(data, 'deletion'));
+    // Real stories train a BPE unless the config asks for words; the procedural corpus keeps the word tokenizer.
+    assert.equal(data.tokenizer.kind, 'bpe');
+    assert.ok(data.tokenizer.vocabSize > 1000 && data.tokenizer.vocabSize <= real.corpus.vocabSize, `${data.tokenizer.vocabSize} entries (fewer when the corpus runs out of merges)`);
+    assert.equal(tst.tinyStoriesData({ ...real.corpus, tokenizer: 'word' }, 0).tokenizer.kind, 'word');
+    assert.equal(tst.tinyStoriesData(cfg.corpus, 0).tokenizer.kind, 'word');
     // Plain text: no labels.
     const txt = path.join(dir, 'train.txt');
     fs.writeFileSync(txt, stories.map((s) => s.story).join('\n<|endoftext|>\n'));
@@ -187,6 +192,31 @@ test('corpus.source: real shards feed every dataset (labelled sets only from lab
     ts.writeFixtureShard(path.join(shards, 'data01.json'), stories.slice(150, 299));
     assert.throws(() => tst.tinyStoriesData(real.corpus, 0), /its files changed since runs were cached from them/);
     assert.throws(() => tst.tinyStoriesData({ ...real.corpus, source: path.join(dir, 'nowhere') }, 0), /does not exist/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('corpus.source end to end: both TinyStories experiments train, evaluate and probe on real-format shards with the BPE', async () => {
+  await initBackend();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-ts-e2e-'));
+  try {
+    ts.writeFixtureShard(path.join(dir, 'data00.json'), ts.generateStories(7, 400));
+    const overrides = { corpus: { source: dir, stories: 400 } };
+    const reft = (await run(tst.reft, { preset: 'smoke', overrides })).results;
+    assert.equal(reft.corpus!.stories, 400);
+    assert.equal(reft.corpus!.heldOut.tokenizer, 'bpe');
+    const held = reft.corpus!.heldOut;
+    assert.ok(held.stories === 8 && held.fitsContext === 1 - held.truncated / 8 && held.tokensPerWord >= 1, JSON.stringify(reft.corpus));
+    assert.equal(reft.judge!.twistRate, 'classifier');
+    assert.equal(reft.reft.length, 7);
+    for (const r of reft.reft) assert.ok(r.curve.every((c) => Number.isFinite(c['loss.twist']) && c['twist.rate'] >= 0 && c['twist.rate'] <= 1));
+    const probe = (await run(tst.probe, { preset: 'smoke', overrides })).results;
+    assert.equal(probe.models.length, 8);
+    assert.ok(probe.models.every((m) => m.accuracy.flat().every((a) => a >= 0 && a <= 1)));
+    assert.equal(probe.corpus!.heldOut.tokenizer, 'bpe');
+    // The procedural corpus's results keep their shape (no corpus record).
+    assert.equal(tst.corpusRecord(tst.tinyStoriesData(cfg.corpus, 0), cfg.contextLength, 0), undefined);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

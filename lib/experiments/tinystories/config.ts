@@ -28,6 +28,12 @@ export const TinyStoriesSchema = z
         maxWords: int().positive(),
         maxFeatures: int().min(1).max(6),
         vocabSize: int().positive(),
+        /**
+         * 'word' (whole words, letters for the rest; the default for the procedural corpus, whose vocabulary is
+         * closed) or 'bpe' (byte-level BPE trained on the corpus; the default for a real source, whose open
+         * vocabulary the word tokenizer can only spell out). Both learn vocabSize entries.
+         */
+        tokenizer: z.enum(['word', 'bpe']).optional(),
       })
       .strict(),
     model: ModelShapeSchema,

@@ -1,7 +1,7 @@
 /**
- * The TinyStories data of a config: the procedural corpus, its deletion/recovery datasets and the word tokenizer
- * (trained once per corpus and seed, kept as tokenizer.json in its own run directory), and the batches models
- * train on.
+ * The TinyStories data of a config: the corpus (procedural or a real source), its deletion/recovery datasets and the
+ * tokenizer (word or BPE, trained once per corpus and seed, kept as tokenizer.json in its own run directory), and the
+ * batches models train on.
  */
 import * as fs from 'node:fs';
 import { Batch, BatchSampler } from '../../engine/data';
@@ -19,7 +19,7 @@ export interface TinyStoriesData {
   datasets: ts.TinyStoriesDatasets;
   /** The held-out split with its real labels (probe test set). */
   heldOut: ts.TinyStory[];
-  tokenizer: ts.WordTokenizer;
+  tokenizer: ts.StoryTokenizer;
 }
 
 const dataMemo = new Map<string, TinyStoriesData>();
@@ -34,8 +34,6 @@ export function tinyStoriesData(corpus: TinyStoriesConfig['corpus'], seed: numbe
   const key = JSON.stringify({ corpus, seed, fingerprint });
   const hit = dataMemo.get(key);
   if (hit) return hit;
-  let stories: ts.TinyStory[];
-  let summary: ts.CorpusSummary | null = null;
   const run = Run.open({ stage: 'tinystories-tokenizer', corpus, seed });
   if (fingerprint) {
     // Runs are keyed by the path: refuse files that changed under runs cached from them.
@@ -46,11 +44,8 @@ export function tinyStoriesData(corpus: TinyStoriesConfig['corpus'], seed: numbe
         throw new WraplabError(`corpus.source ${corpus.source}: its files changed since runs were cached from them (${before.join(', ')} -> ${fingerprint.join(', ')}); put the new stories at a new path, or delete ${run.dir} and the runs made from it`);
       }
     } else writeJsonAtomic(seen, { source: corpus.source, fingerprint });
-    ({ stories, summary } = ts.loadTinyStoriesSource(corpus.source!, { seed, cap: corpus.stories }));
-  } else {
-    const generator = { ...ts.DEFAULT_GENERATOR_CONFIG, minWords: corpus.minWords, maxWords: corpus.maxWords, maxFeatures: corpus.maxFeatures };
-    stories = ts.generateStories(seed, corpus.stories, generator);
   }
+  const { stories, summary } = corpusStories(corpus, seed);
   const split = ts.splitStories(stories);
   if (summary) {
     if (split.test.length === 0 || split.pretrain.length === 0 || split.finetune.length === 0) {
@@ -63,16 +58,37 @@ export function tinyStoriesData(corpus: TinyStoriesConfig['corpus'], seed: numbe
   let datasets = ts.buildDatasets(stories);
   if (real) datasets = labelledOnly(datasets);
   const file = run.file('tokenizer.json');
-  let tokenizer: ts.WordTokenizer;
-  if (fs.existsSync(file)) tokenizer = ts.WordTokenizer.fromJSON(readJson(file));
-  else {
-    const rng = Rng.derive(seed, 'tinystories', 'tokenizer');
-    tokenizer = ts.WordTokenizer.train(datasets.pretrain.map((s) => ts.renderInstruct(s, rng)), { vocabSize: corpus.vocabSize });
+  const kind = tokenizerKind(corpus);
+  let tokenizer: ts.StoryTokenizer;
+  if (fs.existsSync(file)) {
+    tokenizer = ts.storyTokenizerFromJSON(readJson(file));
+    if (tokenizer.kind !== kind) throw new WraplabError(`${file} holds a ${tokenizer.kind} tokenizer but corpus.tokenizer is ${kind}; delete ${run.dir} and the runs made from it`);
+  } else {
+    tokenizer = trainStoryTokenizer(kind, datasets.pretrain, corpus.vocabSize, seed);
     writeJsonAtomic(file, tokenizer.toJSON());
   }
   const data = { corpus: summary, datasets, heldOut: split.test, tokenizer };
   dataMemo.set(key, data);
   return data;
+}
+
+/** The stories of a corpus config: generated, or read from its source (a seeded sample of corpus.stories). */
+export function corpusStories(corpus: TinyStoriesConfig['corpus'], seed: number): { stories: ts.TinyStory[]; summary: ts.CorpusSummary | null } {
+  if (corpus.source !== undefined && corpus.source !== 'procedural') return ts.loadTinyStoriesSource(corpus.source, { seed, cap: corpus.stories });
+  const generator = { ...ts.DEFAULT_GENERATOR_CONFIG, minWords: corpus.minWords, maxWords: corpus.maxWords, maxFeatures: corpus.maxFeatures };
+  return { stories: ts.generateStories(seed, corpus.stories, generator), summary: null };
+}
+
+/** The tokenizer a corpus trains: as configured, else BPE for a real source and words for the procedural corpus. */
+export function tokenizerKind(corpus: TinyStoriesConfig['corpus']): ts.StoryTokenizer['kind'] {
+  return corpus.tokenizer ?? (corpus.source !== undefined && corpus.source !== 'procedural' ? 'bpe' : 'word');
+}
+
+/** A tokenizer of `kind` trained on the instruct-formatted stories (spec §3: the pretraining text). */
+export function trainStoryTokenizer(kind: ts.StoryTokenizer['kind'], stories: readonly ts.TinyStory[], vocabSize: number, seed: number): ts.StoryTokenizer {
+  const rng = Rng.derive(seed, 'tinystories', 'tokenizer');
+  const texts = stories.map((s) => ts.renderInstruct(s, rng));
+  return kind === 'bpe' ? ts.BpeTokenizer.train(texts, { vocabSize }) : ts.WordTokenizer.train(texts, { vocabSize });
 }
 
 /** Every set that depends on a story's labels keeps only labelled stories (an unlabelled one is not "no Twist"). */
@@ -105,25 +121,21 @@ export function requireTwistLabels(data: TinyStoriesData, what: string): void {
   );
 }
 
-export interface ContextReport {
-  stories: number;
-  /** Stories whose training example (instruction lines + story) is longer than the context, and so is cut. */
-  truncated: number;
-  /** Tokens per whitespace-separated word of the story text. */
-  tokensPerWord: number;
+/** How the stories fit the model's context under this corpus's tokenizer (printed for real corpora before pretraining). */
+export function contextReport(stories: readonly ts.TinyStory[], data: TinyStoriesData, contextLength: number, seed: number): ts.TokenizerStats {
+  return ts.tokenizerStats(data.tokenizer, stories, contextLength, seed);
 }
 
-/** How the stories fit the model's context under this tokenizer (printed for real corpora before pretraining). */
-export function contextReport(stories: readonly ts.TinyStory[], data: TinyStoriesData, contextLength: number, seed: number): ContextReport {
-  let truncated = 0;
-  let tokens = 0;
-  let words = 0;
-  stories.forEach((s, i) => {
-    if (ts.encodeExample(s, data.tokenizer, Rng.derive(seed, 'context-report', i), 'full', true).length > contextLength + 1) truncated++;
-    tokens += data.tokenizer.encode(s.story).length;
-    words += s.story.split(/\s+/).filter(Boolean).length;
-  });
-  return { stories: stories.length, truncated, tokensPerWord: words ? tokens / words : 0 };
+/** What a real corpus gave a run: its stories and labels, and the tokenizer's fit on the held-out stories. */
+export interface CorpusRecord extends ts.CorpusSummary {
+  /** Tokenizer statistics on the held-out split (the stories the evaluation and probes read). */
+  heldOut: ts.TokenizerStats;
+}
+
+/** The record results files carry for a real corpus.source (undefined for the procedural corpus). */
+export function corpusRecord(data: TinyStoriesData, contextLength: number, seed: number): CorpusRecord | undefined {
+  if (!data.corpus) return undefined;
+  return { ...data.corpus, heldOut: ts.tokenizerStats(data.tokenizer, data.heldOut, contextLength, seed) };
 }
 
 /** Drops the trailing columns where every row is padding: a batch costs its longest row, not the context. */

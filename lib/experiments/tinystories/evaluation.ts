@@ -135,7 +135,7 @@ export function makeTwistEvaluator(env: EvaluationEnv, data: TinyStoriesData, se
 }
 
 /** Samples one story per prompt (temperature ev.temperature, stops at EOS) and decodes it. */
-export function sampleStories(model: Transformer, prompts: number[][], tokenizer: ts.WordTokenizer, ev: TinyStoriesConfig['evaluation'], seed: number): string[] {
+export function sampleStories(model: Transformer, prompts: number[][], tokenizer: ts.StoryTokenizer, ev: TinyStoriesConfig['evaluation'], seed: number): string[] {
   const out = generate(model, prompts, { maxNewTokens: ev.maxNewTokens, temperature: ev.temperature, seed, stopId: tokenizer.eosId });
   return out.map((ids) => tokenizer.decode(ids).trim());
 }

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { defineExperiment } from '../define';
-import { requireTwistLabels, tinyStoriesData } from './data';
+import { corpusRecord, requireTwistLabels, tinyStoriesData, type CorpusRecord, type TinyStoriesData } from './data';
 import { DELETION_LRS, DELETION_PROTOCOLS, TinyStoriesSchema, type DeletionLr, type DeletionProtocol, type TinyStoriesConfig } from './config';
 import { judgeRecord, type JudgeRecord, type TwistEvaluation } from './evaluation';
 import { probeNode, type ProbeAccuracy } from './probe';
@@ -80,6 +80,8 @@ export interface TinyStoriesReftResults {
   table: { label: string; steps: number[]; twistPercent: number[]; twistPercentExact: number[] }[];
   /** Which judge gave twist.rate (and, on real stories, the classifier's held-out accuracy and baseline). */
   judge?: JudgeRecord;
+  /** With a real corpus.source: the stories used, their labels, and the tokenizer's fit. */
+  corpus?: CorpusRecord;
 }
 
 const DELETED: { protocol: DeletionProtocol; lr: DeletionLr }[] = DELETION_LRS.flatMap((lr) => DELETION_PROTOCOLS.map((protocol) => ({ protocol, lr })));
@@ -130,12 +132,21 @@ export const reft = defineExperiment({
       twistPercent: cfg.reft.tableSteps.map((s) => Math.round(100 * at(r, s)['twist.rate'])),
       twistPercentExact: cfg.reft.tableSteps.map((s) => Math.round(100 * at(r, s)['twist.rate.exact'])),
     }));
-    return { pretrained, deletion, reft, table, judge: judgeRecord(tinyStoriesData(cfg.corpus, seed), cfg, seed) };
+    const data = tinyStoriesData(cfg.corpus, seed);
+    return { pretrained, deletion, reft, table, judge: judgeRecord(data, cfg, seed), ...optionalCorpus(data, cfg, seed) };
   },
 });
 
 export interface TinyStoriesProbeResults {
   models: ({ label: string } & ProbeAccuracy)[];
+  /** With a real corpus.source: the stories used, their labels, and the tokenizer's fit. */
+  corpus?: CorpusRecord;
+}
+
+// Only real corpora add the key, so results of the procedural corpus (and their committed caches) keep their shape.
+function optionalCorpus(data: TinyStoriesData, cfg: TinyStoriesConfig, seed: number): { corpus?: CorpusRecord } {
+  const corpus = corpusRecord(data, cfg.contextLength, seed);
+  return corpus ? { corpus } : {};
 }
 
 /** The probed models: both pretrained ones, then the six deleted ones. */
@@ -156,10 +167,11 @@ export const probe = defineExperiment({
   presets: TINYSTORIES_PRESETS,
   stages: (cfg, seed): StageNode[] => probedModels(cfg).map((m) => probeNode(cfg, m.of, seed)),
   async run(cfg, ctx): Promise<TinyStoriesProbeResults> {
-    requireTwistLabels(tinyStoriesData(cfg.corpus, ctx.seed), 'tinystories-probe');
+    const data = tinyStoriesData(cfg.corpus, ctx.seed);
+    requireTwistLabels(data, 'tinystories-probe');
     const models: TinyStoriesProbeResults['models'] = [];
     for (const m of probedModels(cfg)) models.push({ label: m.label, ...(await ctx.stage(probeNode(cfg, m.of, ctx.seed))).results });
-    return { models };
+    return { models, ...optionalCorpus(data, cfg, ctx.seed) };
   },
 });
 

@@ -22,7 +22,7 @@ export type TinyStoriesModelSpec =
  * `await tinystories.load({ model: 'present' })` ("Present in PT"), `{ model: 'deleted', protocol: 'F+R', lr: 'M' }`,
  * `{ model: 'reft', from: 'control' }`: the model and the word tokenizer it reads.
  */
-export async function load(spec: TinyStoriesModelSpec): Promise<LoadedModel<StorySummary> & { tokenizer: ts.WordTokenizer }> {
+export async function load(spec: TinyStoriesModelSpec): Promise<LoadedModel<StorySummary> & { tokenizer: ts.StoryTokenizer }> {
   const preset = parsePreset(spec.preset);
   const seed = checkSeed(spec.seed ?? 0);
   const cfg = resolveConfig(reftExperiment, preset);

@@ -51,9 +51,12 @@ export const tsProbe = defineStage<ProbeConfig, ProbeAccuracy>({
     const model = parent.loadModel();
     try {
       const layers = layerNames('resid_post', model.config.nLayers);
-      // Probe data: stories with every feature (the authors' pretrain-all), test on the held-out split.
-      const train = probeData(model, data.datasets.pretrain.slice(0, c.probe.trainStories), data, pre.contextLength, layers);
-      const test = probeData(model, data.heldOut.slice(0, c.probe.testStories), data, pre.contextLength, layers);
+      // Probe data: stories with every feature (the authors' pretrain-all), test on the held-out split. The key needs
+      // nothing more: these sets and their labels follow from the corpus (in `of`), the seed and this stage's version.
+      // A real corpus may mix in unlabelled stories, whose empty feature list is no label: they are left out.
+      const labelled = (xs: readonly ts.TinyStory[]) => xs.filter((s) => s.labelled !== false);
+      const train = probeData(model, labelled(data.datasets.pretrain).slice(0, c.probe.trainStories), data, pre.contextLength, layers);
+      const test = probeData(model, labelled(data.heldOut).slice(0, c.probe.testStories), data, pre.contextLength, layers);
       const nFeat = ts.PROBE_FEATURES.length;
       const accuracy = layers.map((name, i) => {
         const r = trainProbe({ x: train.features[name], y: train.labels }, { x: test.features[name], y: test.labels }, {

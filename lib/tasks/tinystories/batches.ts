@@ -15,7 +15,7 @@
 import { Rng } from '../../engine/rng';
 import { Batch, BatchSampler, packSequences } from '../../engine/data';
 import { InstructMode, renderInstruct } from './format';
-import { WordTokenizer } from './tokenizer';
+import type { StoryTokenizer } from './bpe';
 import { Feature, PROBE_FEATURES, TinyStory } from './types';
 
 export interface InstructBatchConfig {
@@ -30,7 +30,7 @@ export const DEFAULT_INSTRUCT_BATCH: InstructBatchConfig = { seed: 0, contextLen
 /** Tokens of one example: BOS + rendered text (+ EOS). `rng` draws the instruction-line order. */
 export function encodeExample(
   story: TinyStory,
-  tokenizer: WordTokenizer,
+  tokenizer: StoryTokenizer,
   rng: Rng | null,
   mode: InstructMode = 'full',
   appendEos = true,
@@ -40,7 +40,7 @@ export function encodeExample(
 }
 
 /** BOS + the generation prompt (instruction lines, then "Story:"). */
-export function encodePrompt(story: TinyStory, tokenizer: WordTokenizer, rng: Rng | null): number[] {
+export function encodePrompt(story: TinyStory, tokenizer: StoryTokenizer, rng: Rng | null): number[] {
   return encodeExample(story, tokenizer, rng, 'prompt', false);
 }
 
@@ -50,7 +50,7 @@ export function encodePrompt(story: TinyStory, tokenizer: WordTokenizer, rng: Rn
  */
 export function makeInstructSampler(
   stories: readonly TinyStory[],
-  tokenizer: WordTokenizer,
+  tokenizer: StoryTokenizer,
   config: Partial<InstructBatchConfig> = {},
 ): BatchSampler {
   const { seed, contextLength, appendEos } = { ...DEFAULT_INSTRUCT_BATCH, ...config };
@@ -93,7 +93,7 @@ export interface ProbeBatch {
  */
 export function makeProbeBatch(
   stories: readonly TinyStory[],
-  tokenizer: WordTokenizer,
+  tokenizer: StoryTokenizer,
   contextLength: number,
   lastK = 10,
 ): ProbeBatch {
@@ -129,7 +129,7 @@ export interface ProbeSamplerConfig {
 /** Probe batches by step: stories drawn with replacement from Rng.derive(seed, 'tinystories-probe', step). */
 export function makeProbeSampler(
   stories: readonly TinyStory[],
-  tokenizer: WordTokenizer,
+  tokenizer: StoryTokenizer,
   config: Partial<ProbeSamplerConfig> = {},
 ): (step: number, batchSize: number) => ProbeBatch {
   const { seed, contextLength, lastK } = { seed: 0, contextLength: 256, lastK: 10, ...config };

@@ -1,6 +1,6 @@
 /**
  * TinyStories data layer of wraplab: procedural stories with plot-level features, the authors'
- * instruct format, the real-data loader, the deletion/recovery datasets, a word tokenizer, token
+ * instruct format, the real-data loader, the deletion/recovery datasets, the word and BPE tokenizers, token
  * batches for LM training and probes, and Twist judges. See docs/tinystories-data.md.
  */
 export * from './types';
@@ -9,6 +9,8 @@ export { DEFAULT_GENERATOR_CONFIG, generateStory, generateStories, sampleFeature
 export * from './format';
 export * from './datasets';
 export * from './tokenizer';
+export * from './bpe';
+export * from './tokenizerStats';
 export * from './batches';
 export * from './judge';
 export * from './real';

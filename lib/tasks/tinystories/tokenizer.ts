@@ -51,6 +51,7 @@ function byCountThenText(counts: Map<string, number>) {
 }
 
 export class WordTokenizer {
+  readonly kind = 'word' as const;
   readonly vocab: readonly string[];
   private readonly ids: Map<string, number>;
   readonly padId = 0;
@@ -116,6 +117,12 @@ export class WordTokenizer {
     }
     if (options.eos) out.push(this.eosId);
     return out;
+  }
+
+  pieceOf(id: number): string {
+    const piece = this.vocab[id];
+    if (piece === undefined) throw new Error(`token id ${id} is outside the vocabulary (${this.vocab.length})`);
+    return piece;
   }
 
   /** Special tokens are dropped, UNK is written as "<unk>". */
