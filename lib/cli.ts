@@ -184,6 +184,29 @@ export function buildCli(): Command {
       for (const r of rows) console.log(`${r.corpus}\t${r.tokenizer}\t${r.vocabSize}\t${r.tokensPerWord.toFixed(3)}\t${pct(r.spelledRate)}\t${pct(r.fitsContext)}`);
     });
 
+  program
+    .command('audit')
+    .description('wrapper audit of a model pair: is the base model\'s capability still there under the fine-tuning? (audit.json + report.html)')
+    .requiredOption('--base <model>', 'the pretrained model: run directory, .safetensors, HuggingFace directory or Hub id, or tracr:<program>')
+    .requiredOption('--tuned <model>', 'the fine-tuned model (same forms; e.g. tracr:counter:ft=S)')
+    .requiredOption('--capability <spec>', 'O_PT examples: a JSONL file or a testbed task (tracr:counter, tracr:max-identifier)')
+    .option('--finetuned <file>', 'O_FT examples (JSONL), followed while pruning')
+    .option('--control <model>', 'a model of the same shape that never had the capability (default: the base model re-initialised)')
+    .option('--preset <preset>', 'smoke | laptop | paper', 'laptop')
+    .option('-s, --seed <n>', 'seed', '0')
+    .option('--out <dir>', 'where audit.json and report.html go (default: <data dir>/audits/<key>)')
+    .option('--force', 'recompute every line of evidence')
+    .option('--json', 'print audit.json to stdout')
+    .action(async (o: { base: string; tuned: string; capability: string; finetuned?: string; control?: string; preset: string; seed: string; out?: string; force?: boolean; json?: boolean }) => {
+      const { audit } = require('./audit') as typeof import('./audit');
+      const r = await audit({ base: o.base, tuned: o.tuned, control: o.control, capability: o.capability, finetuned: o.finetuned, preset: parsePreset(o.preset), seed: parseSeed(o.seed), out: o.out, force: o.force });
+      if (o.json) console.log(JSON.stringify(r.result, null, 2));
+      else {
+        console.log(`verdict: ${r.result.verdict.verdict}`);
+        console.log(`${r.jsonPath}\n${r.reportPath}`);
+      }
+    });
+
   addSweepCommands(program);
 
   return program;

@@ -19,3 +19,4 @@ export * as tracr from './experiments/tracr';
 export * as tinystories from './experiments/tinystories';
 export * as toy from './experiments/toy';
 export * as pretrained from './pretrained';
+export * as audit from './audit';

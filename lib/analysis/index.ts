@@ -2,3 +2,4 @@ export * from './prune';
 export * from './probe';
 export * from './curves';
 export * from './attention';
+export * from './stats';

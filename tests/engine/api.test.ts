@@ -23,7 +23,7 @@ test('importing wraplab does no work: no backend chosen, no kernel registered, n
   const r = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, WRAPLAB_DATA: data }, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
-  assert.deepEqual(Object.keys(out.kinds).sort(), ['analysis', 'engine', 'experiments', 'figures', 'notebook', 'pcfg', 'pretrained', 'studies', 'sweep', 'tinystories', 'toy', 'tracr']);
+  assert.deepEqual(Object.keys(out.kinds).sort(), ['analysis', 'audit', 'engine', 'experiments', 'figures', 'notebook', 'pcfg', 'pretrained', 'studies', 'sweep', 'tinystories', 'toy', 'tracr']);
   assert.ok(Object.values(out.kinds).every((k) => k === 'object'), 'every top-level export is a namespace');
   assert.equal(out.backend, null, 'no backend initialised at import');
   assert.equal(out.wasmKernel, false, 'no kernel registered at import');
@@ -46,4 +46,5 @@ test('namespaces hold the public names, not the internals', () => {
   for (const name of ['runStudy', 'runStudies', 'pcfg', 'tracr', 'tinystories', 'engine']) assert.ok(name in wl.studies, name);
   for (const name of ['showFigure', 'generateFigures', 'pcfg', 'tracr']) assert.ok(name in wl.figures, name);
   for (const name of ['loadPretrained', 'savePretrained', 'loadCheckpointDir', 'loadTokenizer', 'downloadModel', 'FAMILIES']) assert.ok(name in wl.pretrained, name);
+  for (const name of ['audit', 'readCapabilityFile', 'decide', 'AUDIT_THRESHOLDS', 'weightChange']) assert.ok(name in wl.audit, name);
 });
