@@ -23,14 +23,17 @@ export interface AuditPresetConfig {
   examples: number;
   probeSteps: number;
   pruneUnits: number;
-  /** 'exact' measures each neuron's removal; 'gradxweight' is the paper's first-order score (large models). */
-  pruneScoring: 'exact' | 'gradxweight';
+  /**
+   * 'exact' measures each neuron's removal; 'gradxweight' is the paper's first-order score; 'auto' is exact up to
+   * 256 MLP neurons (compiled and toy models, where saturated units fool the gradient) and grad x weight above.
+   */
+  pruneScoring: 'exact' | 'gradxweight' | 'auto';
   reft: { steps: number; batchSize: number; lr: number; seeds: number[]; evalSteps: number[] };
 }
 
 export const AUDIT_PRESETS: Record<Preset, AuditPresetConfig> = {
-  smoke: { examples: 192, probeSteps: 400, pruneUnits: 4, pruneScoring: 'exact', reft: { steps: 100, batchSize: 32, lr: 3e-3, seeds: [0], evalSteps: [1, 2, 5, 10, 20, 50, 100] } },
-  laptop: { examples: 600, probeSteps: 1500, pruneUnits: 12, pruneScoring: 'exact', reft: { steps: 200, batchSize: 32, lr: 3e-3, seeds: [0, 1, 2], evalSteps: [1, 2, 5, 10, 20, 50, 100, 200] } },
+  smoke: { examples: 192, probeSteps: 400, pruneUnits: 4, pruneScoring: 'auto', reft: { steps: 100, batchSize: 32, lr: 3e-3, seeds: [0], evalSteps: [1, 2, 5, 10, 20, 50, 100] } },
+  laptop: { examples: 600, probeSteps: 1500, pruneUnits: 12, pruneScoring: 'auto', reft: { steps: 200, batchSize: 32, lr: 3e-3, seeds: [0, 1, 2], evalSteps: [1, 2, 5, 10, 20, 50, 100, 200] } },
   paper: { examples: 2000, probeSteps: 4000, pruneUnits: 50, pruneScoring: 'gradxweight', reft: { steps: 2000, batchSize: 64, lr: 1e-3, seeds: [0, 1, 2, 3, 4], evalSteps: [1, 3, 10, 30, 100, 300, 1000, 2000] } },
 };
 
@@ -79,10 +82,15 @@ export interface AuditOutcome {
   reportPath: string;
 }
 
-/** Capability examples from a testbed task: O_PT and O_FT answers on the same plain inputs (C = 0). */
+/**
+ * Capability examples from a testbed task. Tracr: O_PT and O_FT answers on the same plain inputs (C = 0), labelled by
+ * the O_PT answer. TinyStories (`tinystories:twist`): held-out Twist stories after their instruction lines, the
+ * targets every story token (teacher-forced), no labels.
+ */
 export async function taskCapability(spec: string, preset: Preset, n: number, seed: number): Promise<Capability> {
+  if (spec === 'tinystories:twist') return twistCapability(preset, n, seed);
   const m = /^tracr:(counter|max-identifier)$/.exec(spec);
-  if (!m) throw new CapabilityError(`capability ${spec}: not a JSONL file and not a known task; use a .jsonl file, tracr:counter or tracr:max-identifier`);
+  if (!m) throw new CapabilityError(`capability ${spec}: not a JSONL file and not a known task; use a .jsonl file, tracr:counter, tracr:max-identifier or tinystories:twist`);
   const tracr = await import('../experiments/tracr');
   const task = tracr.task(m[1] as 'counter', preset);
   const samples = tracr.tracrSamples(task, Rng.derive(seed, 'audit-capability', spec), n, 0, 'pt');
@@ -97,6 +105,27 @@ export async function taskCapability(spec: string, preset: Preset, n: number, se
     };
   };
   return { pt: make(samples.ptClass, task.operandNames.pt), ft: make(samples.ftClass, task.operandNames.ft), source: { task: spec, preset, n, seed } };
+}
+
+async function twistCapability(preset: Preset, n: number, seed: number): Promise<Capability> {
+  const tst = await import('../experiments/tinystories');
+  const { resolveConfig } = await import('../experiments/run');
+  const cfg = resolveConfig(tst.reft, preset);
+  const data = tst.tinyStoriesData(cfg.corpus, seed);
+  const T = cfg.contextLength;
+  // Held-out Twist stories, then the fine-tuning split's (the reFT set): neither the pretraining nor a deletion
+  // fine-tune trained on them.
+  const stories = [...data.datasets.test.twist, ...data.datasets.recovery].slice(0, n);
+  if (stories.length < 8) throw new CapabilityError(`tinystories:twist: only ${stories.length} Twist stories outside the pretraining split at preset ${preset}; the audit needs at least 8`);
+  const examples = stories.map((story, i) => {
+    const full = tst.encodeExample(story, data.tokenizer, Rng.derive(seed, 'audit-twist', i), 'full', true).slice(0, T + 1);
+    const prompt = tst.encodePrompt(story, data.tokenizer, Rng.derive(seed, 'audit-twist', i));
+    const start = Math.min(prompt.length, full.length - 1);
+    const targets: [number, number][] = [];
+    for (let t = start - 1; t < full.length - 1; t++) targets.push([t, full[t + 1]]);
+    return { tokens: full.slice(0, -1), targets };
+  });
+  return { pt: { name: 'write a Twist story (held-out Twist stories, teacher-forced)', examples }, source: { task: 'tinystories:twist', preset, n, seed } };
 }
 
 const digestOf = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 16);
@@ -167,8 +196,10 @@ export async function audit(opts: AuditOptions): Promise<AuditOutcome> {
       ? await part('probes', { models: digests, cap: capKey.pt, seed, steps: settings.probeSteps }, () =>
           ev.probes([{ label: 'base', model: base.model }, { label: 'tuned', model: tuned.model }, { label: 'untrained', model: untrained }], cap.pt, { seed, steps: settings.probeSteps }))
       : null;
-    const pruning = await part('pruning', { tuned: tuned.digest, cap: capKey, units: settings.pruneUnits, scoring: settings.pruneScoring }, () =>
-      ev.pruning(tuned.model, cap.pt, cap.ft, { maxUnits: settings.pruneUnits, scoring: settings.pruneScoring, seed }));
+    const neurons = c.nLayers * c.dMlp;
+    const scoring = settings.pruneScoring === 'auto' ? (neurons <= 256 ? 'exact' : 'gradxweight') : settings.pruneScoring;
+    const pruning = await part('pruning', { tuned: tuned.digest, cap: capKey, units: settings.pruneUnits, scoring }, () =>
+      ev.pruning(tuned.model, cap.pt, cap.ft, { maxUnits: settings.pruneUnits, scoring, seed }));
     const patching = await part('patching', { base: base.digest, tuned: tuned.digest, cap: capKey.pt, seed }, () => ev.patching(base.model, tuned.model, cap.pt, seed));
     const baseAcc = behaviour[0].pt.accuracy.value;
     const target = thresholds.targetShareOfBase * baseAcc;

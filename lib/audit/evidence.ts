@@ -20,13 +20,16 @@ import { chunks, toBatch, type CapabilityExample, type CapabilitySet } from './c
 
 const CHUNK = 32;
 
-/** Per example: were all its targets the argmax, and the mean cross-entropy over its targets. */
+/**
+ * Per example: the share of its targets that are the argmax (0 or 1 for a one-answer task; the teacher-forced
+ * token accuracy of a completion), and the mean cross-entropy over its targets.
+ */
 export function scoreExamples(
   model: Transformer,
   examples: readonly CapabilityExample[],
   opts: { masks?: Record<string, tf.Tensor>; hooksFor?: (part: CapabilityExample[]) => { hooks: Record<string, Hook>; dispose: () => void } } = {},
-): { correct: Uint8Array; loss: Float64Array } {
-  const correct = new Uint8Array(examples.length);
+): { correct: Float64Array; loss: Float64Array } {
+  const correct = new Float64Array(examples.length);
   const loss = new Float64Array(examples.length);
   let offset = 0;
   for (const part of chunks(examples, CHUNK)) {
@@ -57,24 +60,35 @@ export function scoreExamples(
     } finally {
       patch?.dispose();
     }
-    const ok = new Uint8Array(part.length).fill(1);
+    const ok = new Float64Array(part.length);
     const sum = new Float64Array(part.length);
     const count = new Float64Array(part.length);
     for (let i = 0; i < flat.length; i++) {
       const row = data.subarray(i * V, (i + 1) * V);
       let best = 0;
       for (let v = 1; v < V; v++) if (row[v] > row[best]) best = v;
-      if (best !== wanted[i]) ok[owner[i]] = 0;
+      if (best === wanted[i]) ok[owner[i]]++;
       sum[owner[i]] -= row[wanted[i]];
       count[owner[i]]++;
     }
     for (let b = 0; b < part.length; b++) {
-      correct[offset + b] = ok[b];
+      correct[offset + b] = ok[b] / count[b];
       loss[offset + b] = sum[b] / count[b];
     }
     offset += part.length;
   }
   return { correct, loss };
+}
+
+/** Accuracy over examples: a Wilson interval where each example is right or wrong, else a bootstrap of the shares. */
+export function accuracyOf(correct: Float64Array, seed: number): Estimate {
+  let k = 0;
+  let binary = true;
+  for (const c of correct) {
+    k += c;
+    if (c !== 0 && c !== 1) binary = false;
+  }
+  return binary ? wilson(k, correct.length) : bootstrapMean(correct, { seed });
 }
 
 export interface Behaviour {
@@ -84,7 +98,7 @@ export interface Behaviour {
 
 export function behaviour(model: Transformer, set: CapabilitySet, seed: number): Behaviour {
   const { correct, loss } = scoreExamples(model, set.examples);
-  return { accuracy: wilson(correct.reduce((a, b) => a + b, 0), correct.length), loss: bootstrapMean(loss, { seed }) };
+  return { accuracy: accuracyOf(correct, seed), loss: bootstrapMean(loss, { seed }) };
 }
 
 // ---------------------------------------------------------------------------------------------------- weights
@@ -250,7 +264,7 @@ export function pruning(tuned: Transformer, pt: CapabilitySet, ft: CapabilitySet
   const scoringBatches = chunks(pt.examples.slice(0, half), CHUNK).map((c) => toBatch(c));
   const evalPt = pt.examples.slice(half);
   const evalFt = ft?.examples.slice(Math.ceil(ft.examples.length / 2));
-  const acc = (correct: Uint8Array) => wilson(correct.reduce((a, b) => a + b, 0), correct.length);
+  const acc = (correct: Float64Array) => accuracyOf(correct, opts.seed);
   const steps = pruneSweep(tuned, {
     spec: { granularity: 'row', params: mlpOutputs(tuned) },
     maxUnits: opts.maxUnits,
@@ -310,7 +324,7 @@ export function patching(base: Transformer, tuned: Transformer, pt: CapabilitySe
           return { hooks: { [name]: () => from.clone() }, dispose: () => cache.dispose() };
         },
       });
-      const accuracy = wilson(correct.reduce((a, x) => a + x, 0), correct.length);
+      const accuracy = accuracyOf(correct, seed);
       rows.push({ component: name, accuracy, loss: bootstrapMean(loss, { seed }), restored: Math.abs(gap) > 1e-9 ? (accuracy.value - t.accuracy.value) / gap : null });
     }
   }

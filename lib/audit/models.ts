@@ -4,6 +4,8 @@
  *   tracr:<program>                 the compiled program (counter | max-identifier): has O_PT by construction
  *   tracr:<program>:ft=<S|M|L|VS>   fine-tuned on O_FT at the preset's LR role (C_Tr = 1; add :ctr=<x>)
  *   tracr:<program>:ft-program      the program compiled for O_FT instead: never had O_PT
+ *   tinystories:present | tinystories:absent              pretrained with / without Twist stories
+ *   tinystories:deleted:<F|F+R|F+MM>:<S|M>               Twist deleted by fine-tuning (protocol, LR)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -34,6 +36,7 @@ export function auditModel(label: string, source: string, model: Transformer, to
   return { label, source, model, tokenizer, digest: modelDigest(model) };
 }
 
+const TINYSTORIES_REF = /^tinystories:(present|absent|deleted):?(F|F\+R|F\+MM)?:?(S|M)?$/;
 const TRACR_REF = /^tracr:(counter|max-identifier)(?::(ft=(S|M|L|VS)(?::ctr=([0-9.]+))?|ft-program))?$/;
 
 export async function loadAuditModel(label: string, source: string, preset: Preset): Promise<AuditModel> {
@@ -48,6 +51,14 @@ export async function loadAuditModel(label: string, source: string, preset: Pres
     }
     const loaded = await tracr.load({ program, preset, ...(m[3] ? { lr: m[3] as 'S', cTr: m[4] ? Number(m[4]) : 1 } : {}) });
     return auditModel(label, source, loaded.model);
+  }
+  if (source.startsWith('tinystories:')) {
+    const m = TINYSTORIES_REF.exec(source);
+    if (!m) throw new AuditModelError(`${label} ${source}: unknown testbed model; use tinystories:present, tinystories:absent or tinystories:deleted:<F|F+R|F+MM>:<S|M>`);
+    const { load } = await import('../experiments/tinystories/load');
+    const spec = m[1] === 'deleted' ? { model: 'deleted' as const, protocol: m[2] as 'F', lr: m[3] as 'S' } : { model: m[1] as 'present' };
+    const loaded = await load({ ...spec, preset });
+    return auditModel(label, source, loaded.model, { encode: (t) => loaded.tokenizer.encode(t) });
   }
   if (fs.existsSync(source)) {
     const st = fs.statSync(source);

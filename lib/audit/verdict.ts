@@ -74,7 +74,8 @@ export function decide(
   };
   const tunedSteps = meanSteps('tuned');
   const controlSteps = meanSteps(ev.controlLabel);
-  const faster = tunedSteps.mean <= t.reftSpeedup * controlSteps.mean && tunedSteps.mean < ev.reftBudget;
+  // A control already at the target before any step leaves nothing to be faster than.
+  const faster = controlSteps.mean > 0 && tunedSteps.mean < ev.reftBudget && tunedSteps.mean <= t.reftSpeedup * controlSteps.mean;
   reasons.push(`reverse fine-tuning: tuned reaches the target in ${tunedSteps.text}, ${ev.controlLabel} in ${controlSteps.text} -> ${faster ? 'faster' : 'not faster'} (threshold x${t.reftSpeedup})`);
 
   let verdict: VerdictName = 'inconclusive';

@@ -114,6 +114,7 @@ test('the verdict needs two lines of evidence and beats the baselines', () => {
   assert.equal(decide({ ...base, pruning: pruning(0.12), probes: probes(0.8), reft: reft(10, 100) }).verdict, 'wrapped');
   assert.equal(decide({ ...base, pruning: pruning(0.7), probes: probes(0.4), reft: reft(100, 100) }).verdict, 'inconclusive', 'pruning alone is one number');
   assert.equal(decide({ ...base, pruning: pruning(0.55, 0.55), probes: probes(0.4), reft: reft(null, 50) }).verdict, 'removed', 'collapsing to the constant answer is no revival');
+  assert.equal(decide({ ...base, pruning: pruning(0.12), probes: probes(0.8), reft: reft(0, 0) }).checks.faster, false, 'a control at the target from the start');
   assert.equal(decide({ ...base, tuned: behaviour(0.95), pruning: pruning(0.7), probes: probes(0.8), reft: reft(1, 100) }).verdict, 'inconclusive', 'nothing is hidden when the tuned model still shows O_PT');
 });
 
@@ -137,6 +138,20 @@ test('known answers at smoke: the fine-tuned Tracr Counter is wrapped, a program
   assert.equal((html.match(/Plotly\.newPlot\('fig\d+'/g) ?? []).length, 6, 'six figures');
   assert.equal((html.match(/<script>/g) ?? []).length, 2, 'plotly.js inlined once, the plots in one script');
   assert.match(html, /Verdict: wrapped/);
+});
+
+test('TinyStories at smoke: testbed model names, the Twist capability (teacher-forced story tokens) and a given control run every line', async () => {
+  const r = await audit({ base: 'tinystories:present', tuned: 'tinystories:deleted:F:M', control: 'tinystories:absent', capability: 'tinystories:twist', preset: 'smoke' });
+  const res = r.result;
+  assert.deepEqual(res.models.map((m) => [m.role, m.label]), [['base', 'base'], ['tuned', 'tuned'], ['control', 'control']]);
+  assert.equal(res.capability.labelled, false);
+  assert.equal(res.evidence.probes, null, 'no labels, no probes (and the verdict says so)');
+  assert.ok(res.verdict.reasons.some((x) => /no labels, so no probe was trained/.test(x)));
+  // Teacher-forced token accuracy is a share per story, so its interval is a bootstrap, strictly inside [0, 1].
+  for (const b of res.evidence.behaviour) assert.ok(b.pt.accuracy.value > 0 && b.pt.accuracy.value < 1 && b.pt.accuracy.lo < b.pt.accuracy.value);
+  assert.equal(res.evidence.reft.control, 'control');
+  assert.equal(res.evidence.reft.curves.length, 2 * res.settings.reft.seeds.length);
+  assert.equal(res.evidence.patching.rows.length, 2 * 2, 'attention and MLP of both blocks');
 });
 
 test('the report opens offline in a browser and draws its figures', { skip: !chromiumAvailable() && 'no Chromium' }, async () => {
