@@ -86,7 +86,7 @@ export function auditFigures(r: AuditResult): { id: string; title: string; figur
         ...e.reft.curves.map((c) => ({ type: 'scatter', mode: 'lines+markers', name: `${c.model} (seed ${c.seed})`, x: c.steps.map((s) => Math.max(s, 0.5)), y: c.accuracy, hovertemplate: 'step %{x}: %{y:.1%}<extra>' + c.model + '</extra>' })),
         { type: 'scatter', mode: 'lines', name: 'target', x: [0.5, r.settings.reft.steps], y: [e.reft.target, e.reft.target], line: { dash: 'dot', color: 'grey' }, hoverinfo: 'skip' },
       ],
-      layout: { xaxis: { title: { text: 'reFT step (log; step 0 drawn at 0.5)' }, type: 'log' }, yaxis: { title: { text: 'O_PT accuracy' }, range: [0, 1.05], tickformat: '.0%' } },
+      layout: { xaxis: { title: { text: 'reFT step (log axis; step 0 drawn at 0.5)' }, type: 'log', tickvals: [0.5, ...r.settings.reft.evalSteps], ticktext: ['0', ...r.settings.reft.evalSteps.map(String)] }, yaxis: { title: { text: 'O_PT accuracy' }, range: [0, 1.05], tickformat: '.0%' } },
     },
   });
   return figs;
