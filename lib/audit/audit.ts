@@ -89,8 +89,9 @@ export interface AuditOutcome {
  */
 export async function taskCapability(spec: string, preset: Preset, n: number, seed: number): Promise<Capability> {
   if (spec === 'tinystories:twist') return twistCapability(preset, n, seed);
+  if (spec === 'pcfg:count-a') return countCapability(preset, n, seed);
   const m = /^tracr:(counter|max-identifier)$/.exec(spec);
-  if (!m) throw new CapabilityError(`capability ${spec}: not a JSONL file and not a known task; use a .jsonl file, tracr:counter, tracr:max-identifier or tinystories:twist`);
+  if (!m) throw new CapabilityError(`capability ${spec}: not a JSONL file and not a known task; use a .jsonl file, tracr:counter, tracr:max-identifier, pcfg:count-a or tinystories:twist`);
   const tracr = await import('../experiments/tracr');
   const task = tracr.task(m[1] as 'counter', preset);
   const samples = tracr.tracrSamples(task, Rng.derive(seed, 'audit-capability', spec), n, 0, 'pt');
@@ -105,6 +106,29 @@ export async function taskCapability(spec: string, preset: Preset, n: number, se
     };
   };
   return { pt: make(samples.ptClass, task.operandNames.pt), ft: make(samples.ftClass, task.operandNames.ft), source: { task: spec, preset, n, seed } };
+}
+
+/** PCFG: count a (O_PT) and count b (O_FT) questions on the same plain texts (C_Te = 0), labelled by the count. */
+async function countCapability(preset: Preset, n: number, seed: number): Promise<Capability> {
+  const pcfg = await import('../experiments/pcfg');
+  const { resolveConfig } = await import('../experiments/run');
+  const cfg = pcfg.pcfgConfig(resolveConfig(pcfg.finetune, preset).pretrain.data);
+  const s = Rng.derive(seed, 'audit-capability', 'pcfg').int(0, 2 ** 31);
+  const make = (operand: string, name: string): CapabilitySet => {
+    const set = pcfg.makeEvalSet(cfg, { family: pcfg.FINETUNE_FAMILY.counter, operand, size: n, seed: s, cTest: 0, correlation: 'counter' });
+    const T = set.batch.contextLength;
+    const classes = [...new Set(set.answers)].sort((a, b) => a - b);
+    return {
+      name,
+      examples: Array.from(set.answers, (answer, b) => ({
+        tokens: Array.from(set.batch.tokens.subarray(b * T, (b + 1) * T)),
+        targets: [[set.queryIndex[b] - b * T, answer] as [number, number]],
+        label: classes.indexOf(answer),
+      })),
+      labelNames: classes.map(String),
+    };
+  };
+  return { pt: make(pcfg.PRETRAIN_OPERAND, `count ${pcfg.PRETRAIN_OPERAND}`), ft: make(pcfg.FINETUNE_OPERAND, `count ${pcfg.FINETUNE_OPERAND}`), source: { task: 'pcfg:count-a', preset, n, seed } };
 }
 
 async function twistCapability(preset: Preset, n: number, seed: number): Promise<Capability> {

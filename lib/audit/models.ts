@@ -4,6 +4,9 @@
  *   tracr:<program>                 the compiled program (counter | max-identifier): has O_PT by construction
  *   tracr:<program>:ft=<S|M|L|VS>   fine-tuned on O_FT at the preset's LR role (C_Tr = 1; add :ctr=<x>)
  *   tracr:<program>:ft-program      the program compiled for O_FT instead: never had O_PT
+ *   pcfg:<L|M|H>                    pretrained on the prior P^L / P^M / P^H (counts a)
+ *   pcfg:<prior>:ft=<L|M|S>         fine-tuned to count b at η_L / η_M / η_S on C_Tr = 1 (add :ctr=<x>)
+ *   pcfg:scratch                    pretrained with a and b swapped (the Scr.+FT start): never learned count a
  *   tinystories:present | tinystories:absent              pretrained with / without Twist stories
  *   tinystories:deleted:<F|F+R|F+MM>:<S|M>               Twist deleted by fine-tuning (protocol, LR)
  */
@@ -36,6 +39,7 @@ export function auditModel(label: string, source: string, model: Transformer, to
   return { label, source, model, tokenizer, digest: modelDigest(model) };
 }
 
+const PCFG_REF = /^pcfg:(?:(L|M|H)(?::ft=(L|M|S)(?::ctr=([0-9.]+))?)?|(scratch))$/;
 const TINYSTORIES_REF = /^tinystories:(present|absent|deleted):?(F|F\+R|F\+MM)?:?(S|M)?$/;
 const TRACR_REF = /^tracr:(counter|max-identifier)(?::(ft=(S|M|L|VS)(?::ctr=([0-9.]+))?|ft-program))?$/;
 
@@ -50,6 +54,20 @@ export async function loadAuditModel(label: string, source: string, preset: Pres
       return auditModel(label, source, tracr.compiledModel(task.compileFinetuneProgram!()));
     }
     const loaded = await tracr.load({ program, preset, ...(m[3] ? { lr: m[3] as 'S', cTr: m[4] ? Number(m[4]) : 1 } : {}) });
+    return auditModel(label, source, loaded.model);
+  }
+  if (source.startsWith('pcfg:')) {
+    const m = PCFG_REF.exec(source);
+    if (!m) throw new AuditModelError(`${label} ${source}: unknown testbed model; use pcfg:<L|M|H>, pcfg:<prior>:ft=<L|M|S>[:ctr=<C_Tr>] or pcfg:scratch`);
+    const pcfg = await import('../experiments/pcfg');
+    if (m[4]) {
+      const { resolveConfig } = await import('../experiments/run');
+      const { loadStageModel } = await import('../experiments/load');
+      const { stageNode } = await import('../experiments/stage');
+      const cfg = resolveConfig(pcfg.scratchFinetune, preset);
+      return auditModel(label, source, (await loadStageModel(stageNode(pcfg.pcfgPretrain, cfg.pretrain, 0))).model);
+    }
+    const loaded = await pcfg.load({ prior: m[1] as 'L', preset, ...(m[2] ? { lr: m[2] as 'S', cTr: m[3] ? Number(m[3]) : 1 } : {}) });
     return auditModel(label, source, loaded.model);
   }
   if (source.startsWith('tinystories:')) {

@@ -140,6 +140,15 @@ test('known answers at smoke: the fine-tuned Tracr Counter is wrapped, a program
   assert.match(html, /Verdict: wrapped/);
 });
 
+test('known answers at smoke, PCFG: P^L fine-tuned at η_S is wrapped; the model pretrained with a and b swapped is removed', async () => {
+  const wrapped = await audit({ base: 'pcfg:L', tuned: 'pcfg:L:ft=S', capability: 'pcfg:count-a', preset: 'smoke' });
+  assert.equal(wrapped.result.verdict.verdict, 'wrapped', wrapped.result.verdict.reasons.join('\n'));
+  assert.equal(wrapped.result.capability.ft, 'count b');
+  const never = await audit({ base: 'pcfg:L', tuned: 'pcfg:scratch', capability: 'pcfg:count-a', preset: 'smoke' });
+  assert.equal(never.result.verdict.verdict, 'removed', never.result.verdict.reasons.join('\n'));
+  assert.equal(never.result.verdict.checks.revived, false);
+});
+
 test('TinyStories at smoke: testbed model names, the Twist capability (teacher-forced story tokens) and a given control run every line', async () => {
   const r = await audit({ base: 'tinystories:present', tuned: 'tinystories:deleted:F:M', control: 'tinystories:absent', capability: 'tinystories:twist', preset: 'smoke' });
   const res = r.result;
