@@ -192,7 +192,7 @@ export async function audit(opts: AuditOptions): Promise<AuditOutcome> {
     const digests = { base: base.digest, tuned: tuned.digest, control: control.digest };
     // One cached part per line of evidence, keyed by what it reads.
     const part = async <T>(name: string, key: unknown, compute: () => T | Promise<T>): Promise<T> => {
-      const r = await cachedRun({ stage: `audit-${name}`, version: 2, ...(key as object) }, async () => {
+      const r = await cachedRun({ stage: `audit-${name}`, version: 3, ...(key as object) }, async () => {
         log(`${name}…`);
         return { value: await compute() };
       }, { root: path.join(dataDir(), 'audit-cache'), force: opts.force });
@@ -229,7 +229,7 @@ export async function audit(opts: AuditOptions): Promise<AuditOutcome> {
     const target = thresholds.targetShareOfBase * baseAcc;
     const curves = await part('reft', { tuned: tuned.digest, control: control.digest, cap: capKey.pt, reft: settings.reft, target }, () =>
       ev.reverseFinetune([{ label: 'tuned', model: tuned.model }, { label: control.label, model: control.model }], cap.pt, { ...settings.reft, target }, log));
-    const verdict = decide({ base: behaviour[0].pt, tuned: behaviour[1].pt, pruning, probes, reft: curves, reftBudget: settings.reft.steps, controlLabel: control.label }, thresholds);
+    const verdict = decide({ base: behaviour[0].pt, tuned: behaviour[1].pt, pruning, probes, reft: curves, reftBudget: settings.reft.steps, target, controlLabel: control.label }, thresholds);
     const result: AuditResult = {
       version: 1,
       preset,

@@ -10,10 +10,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { SingularValueDecomposition, Matrix } from 'ml-matrix';
 import { extractFeatures, trainProbe } from '../analysis/probe';
-import { mlpOutputs, pruneSweep } from '../analysis/prune';
+import { allMatrices, mlpOutputs, pruneSweep } from '../analysis/prune';
 import { bootstrapMean, wilson, type Estimate } from '../analysis/stats';
 import type { BatchSampler } from '../engine/data';
-import { actName, layerNames, parseActName, type Hook, type Transformer } from '../engine/model';
+import { actName, layerNames, parseActName, resolveModelConfig, type Hook, type Transformer } from '../engine/model';
 import { Rng } from '../engine/rng';
 import { train } from '../engine/train';
 import { chunks, toBatch, type CapabilityExample, type CapabilitySet } from './capability';
@@ -248,34 +248,40 @@ export interface PruneRow {
   ft: Estimate | null;
 }
 
+export type UnitKind = 'neurons' | 'heads' | 'weights';
+
 export interface Pruning {
   /** Accuracy of always giving the most common O_PT answer on the evaluation half: what collapsing to one
    *  answer would score, so a "revival" must beat it. */
   chance: number;
-  rows: PruneRow[];
+  /** MLP neurons (rows of blocks.i.mlp.W_out), attention heads (blocks.i.attn.z), single weights of every matrix. */
+  sweeps: Record<UnitKind, PruneRow[]>;
 }
 
 /**
- * Prunes MLP neurons (rows of blocks.i.mlp.W_out) of the tuned model one at a time, each time the one whose removal
- * most lowers the O_PT loss on the scoring half (re-scored after every removal); accuracy on the other half.
+ * Prunes the tuned model one unit at a time, each time the unit whose removal most lowers the O_PT loss on the
+ * scoring half (re-scored after every removal), and measures accuracy on the other half. Three kinds of unit:
+ * neurons (scored as `scoring` says), heads (always exact: there are few) and single weights (grad x weight: there
+ * are too many to measure one by one).
  */
 export function pruning(tuned: Transformer, pt: CapabilitySet, ft: CapabilitySet | undefined, opts: { maxUnits: number; scoring: 'gradxweight' | 'exact'; seed: number }): Pruning {
   const half = Math.ceil(pt.examples.length / 2);
-  const scoringBatches = chunks(pt.examples.slice(0, half), CHUNK).map((c) => toBatch(c));
+  const scoringEx = pt.examples.slice(0, half);
+  const scoringBatches = chunks(scoringEx, CHUNK).map((c) => toBatch(c));
   const evalPt = pt.examples.slice(half);
   const evalFt = ft?.examples.slice(Math.ceil(ft.examples.length / 2));
   const acc = (correct: Float64Array) => accuracyOf(correct, opts.seed);
-  const steps = pruneSweep(tuned, {
-    spec: { granularity: 'row', params: mlpOutputs(tuned) },
-    maxUnits: opts.maxUnits,
-    scoringBatches,
-    iterative: true,
-    scoring: opts.scoring,
-    evaluate: (masks) => ({
-      pt: acc(scoreExamples(tuned, evalPt, { masks }).correct),
-      ft: evalFt ? acc(scoreExamples(tuned, evalFt, { masks }).correct) : null,
-    }),
+  const evaluate = (masks: Record<string, tf.Tensor>) => ({
+    pt: acc(scoreExamples(tuned, evalPt, { masks }).correct),
+    ft: evalFt ? acc(scoreExamples(tuned, evalFt, { masks }).correct) : null,
   });
+  const sweep = (granularity: 'row' | 'weight', params: string[], scoring: 'gradxweight' | 'exact'): PruneRow[] =>
+    pruneSweep(tuned, { spec: { granularity, params }, maxUnits: opts.maxUnits, scoringBatches, iterative: true, scoring, evaluate }).map((st) => ({
+      k: st.k,
+      unit: st.unit ? `${st.unit.param}[${granularity === 'row' ? st.unit.index : `#${st.unit.index}`}]` : null,
+      pt: st.metrics.pt,
+      ft: st.metrics.ft,
+    }));
   const answers = new Map<string, number>();
   for (const e of evalPt) {
     const key = e.targets.map(([, t]) => t).join(',');
@@ -283,8 +289,49 @@ export function pruning(tuned: Transformer, pt: CapabilitySet, ft: CapabilitySet
   }
   return {
     chance: Math.max(...answers.values()) / evalPt.length,
-    rows: steps.map((s) => ({ k: s.k, unit: s.unit ? `${s.unit.param}[${s.unit.index}]` : null, pt: s.metrics.pt, ft: s.metrics.ft })),
+    sweeps: {
+      neurons: sweep('row', mlpOutputs(tuned), opts.scoring),
+      heads: headSweep(tuned, scoringEx, opts.maxUnits, evaluate),
+      weights: sweep('weight', allMatrices(tuned), 'gradxweight'),
+    },
   };
+}
+
+/** Greedy exact head pruning: each step removes the head (a zero mask on blocks.i.attn.z) that most lowers the loss. */
+function headSweep(model: Transformer, scoringEx: CapabilityExample[], maxUnits: number, evaluate: (masks: Record<string, tf.Tensor>) => { pt: Estimate; ft: Estimate | null }): PruneRow[] {
+  const { nLayers, nHeads } = resolveModelConfig(model.config);
+  const pruned = new Set<string>();
+  const withMasks = <T>(set: Set<string>, f: (masks: Record<string, tf.Tensor>) => T): T => {
+    const masks: Record<string, tf.Tensor> = {};
+    for (let l = 0; l < nLayers; l++) {
+      const m = Array.from({ length: nHeads }, (_, h) => (set.has(`${l}:${h}`) ? 0 : 1));
+      if (m.includes(0)) masks[actName('z', l)] = tf.tensor1d(m);
+    }
+    try {
+      return f(masks);
+    } finally {
+      tf.dispose(Object.values(masks));
+    }
+  };
+  const lossWith = (set: Set<string>) => withMasks(set, (masks) => scoreExamples(model, scoringEx, { masks }).loss.reduce((a, b) => a + b, 0));
+  const rows: PruneRow[] = [{ k: 0, unit: null, ...withMasks(pruned, evaluate) }];
+  for (let k = 1; k <= Math.min(maxUnits, nLayers * nHeads - 1); k++) {
+    let best: string | null = null;
+    let bestLoss = Infinity;
+    for (let l = 0; l < nLayers; l++) {
+      for (let h = 0; h < nHeads; h++) {
+        const id = `${l}:${h}`;
+        if (pruned.has(id)) continue;
+        const loss = lossWith(new Set([...pruned, id]));
+        if (loss < bestLoss) [best, bestLoss] = [id, loss];
+      }
+    }
+    if (best === null) break;
+    pruned.add(best);
+    const [l, h] = best.split(':');
+    rows.push({ k, unit: `${actName('z', Number(l))}[head ${h}]`, ...withMasks(pruned, evaluate) });
+  }
+  return rows;
 }
 
 // --------------------------------------------------------------------------------------------------- patching

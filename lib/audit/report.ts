@@ -54,16 +54,18 @@ export function auditFigures(r: AuditResult): { id: string; title: string; figur
       },
     });
   }
+  const kinds = Object.entries(e.pruning.sweeps) as [string, AuditResult['evidence']['pruning']['sweeps']['neurons']][];
+  const kMax = Math.max(...kinds.map(([, rows]) => rows.at(-1)!.k));
   figs.push({
     id: 'pruning',
-    title: 'Pruning the tuned model: neurons removed (each the one that most lowers the O_PT loss) vs accuracy',
+    title: 'Pruning the tuned model: units removed one by one (each the one that most lowers the O_PT loss) vs accuracy',
     figure: {
       data: [
-        { type: 'scatter', mode: 'lines+markers', name: 'O_PT', x: e.pruning.rows.map((p) => p.k), y: e.pruning.rows.map((p) => p.pt.value), error_y: errorY(e.pruning.rows.map((p) => p.pt)), text: e.pruning.rows.map((p) => p.unit ?? 'none'), hovertemplate: 'k=%{x} (%{text}): %{y:.1%}<extra>O_PT</extra>' },
-        { type: 'scatter', mode: 'lines', name: 'one constant answer', x: [0, e.pruning.rows.at(-1)!.k], y: [e.pruning.chance, e.pruning.chance], line: { dash: 'dot', color: 'grey' }, hovertemplate: 'constant answer: %{y:.1%}<extra></extra>' },
-        ...(e.pruning.rows[0].ft ? [{ type: 'scatter', mode: 'lines+markers', name: 'O_FT', x: e.pruning.rows.map((p) => p.k), y: e.pruning.rows.map((p) => p.ft!.value), error_y: errorY(e.pruning.rows.map((p) => p.ft!)), hovertemplate: 'k=%{x}: %{y:.1%}<extra>O_FT</extra>' }] : []),
+        ...kinds.map(([kind, rows]) => ({ type: 'scatter', mode: 'lines+markers', name: `O_PT, ${kind}`, x: rows.map((p) => p.k), y: rows.map((p) => p.pt.value), error_y: errorY(rows.map((p) => p.pt)), text: rows.map((p) => p.unit ?? 'none'), hovertemplate: `k=%{x} (%{text}): %{y:.1%}<extra>O_PT, ${kind}</extra>` })),
+        ...kinds.filter(([, rows]) => rows[0].ft).map(([kind, rows]) => ({ type: 'scatter', mode: 'lines', line: { dash: 'dash' }, name: `O_FT, ${kind}`, x: rows.map((p) => p.k), y: rows.map((p) => p.ft!.value), hovertemplate: `k=%{x}: %{y:.1%}<extra>O_FT, ${kind}</extra>` })),
+        { type: 'scatter', mode: 'lines', name: 'one constant answer', x: [0, kMax], y: [e.pruning.chance, e.pruning.chance], line: { dash: 'dot', color: 'grey' }, hovertemplate: 'constant answer: %{y:.1%}<extra></extra>' },
       ],
-      layout: { xaxis: { title: { text: 'neurons pruned' }, dtick: 1 }, yaxis: { title: { text: 'accuracy' }, range: [0, 1.05], tickformat: '.0%' } },
+      layout: { xaxis: { title: { text: 'units pruned' }, dtick: 1 }, yaxis: { title: { text: 'accuracy' }, range: [0, 1.05], tickformat: '.0%' } },
     },
   });
   figs.push({

@@ -2,12 +2,12 @@
  * The verdict of an audit, from explicit thresholds over several lines of evidence, never from one number.
  *
  *   lost      the tuned model no longer shows O_PT: base accuracy - tuned accuracy >= lost, intervals apart.
- *   revived   pruning the tuned model's neurons brings O_PT accuracy up by >= revival, with its interval above both
+ *   revived   pruning the tuned model's neurons, heads or single weights brings O_PT accuracy up by >= revival, with its interval above both
  *             the unpruned model's and the accuracy of always giving the most common answer (a collapse is no revival).
  *   readable  a linear probe reads O_PT's label from the tuned model's blocks >= probeMargin above both the
  *             majority baseline and the same probe on an untrained model of the same shape, intervals apart.
- *   faster    reverse fine-tuning brings the tuned model to the target in <= reftSpeedup x the control's steps
- *             (a control that never reaches it counts as the budget), on every seed's mean.
+ *   faster    reverse fine-tuning brings the tuned model to the target on every seed, in <= reftSpeedup x the
+ *             control's mean steps (a miss counts as the budget), or where the control never reaches it at all.
  *
  *   wrapped       lost, and revived with readable or faster; or lost, readable and faster.
  *   removed       lost, not revived and not readable (the capability is neither revivable nor linearly present).
@@ -38,6 +38,8 @@ export function decide(
     probes: Probes | null;
     reft: ReftCurve[];
     reftBudget: number;
+    /** The O_PT accuracy that counts as regained. */
+    target: number;
     controlLabel: string;
   },
   t: AuditThresholds = AUDIT_THRESHOLDS,
@@ -48,11 +50,13 @@ export function decide(
   const lost = b.value - u.value >= t.lost && u.hi < b.lo;
   reasons.push(`behaviour: O_PT accuracy base ${ci(b)}, tuned ${ci(u)} -> ${lost ? 'lost in the tuned model' : 'not lost (drop below ' + t.lost + ' or intervals overlap)'}`);
 
-  const rows = ev.pruning.rows;
-  const k0 = rows[0].pt;
-  const best = rows.reduce((m, r) => (r.pt.value > m.pt.value ? r : m), rows[0]);
+  const sweeps = Object.entries(ev.pruning.sweeps);
+  const k0 = ev.pruning.sweeps.neurons[0].pt;
+  const [kind, best] = sweeps
+    .map(([kind, rows]) => [kind, rows.reduce((m, r) => (r.pt.value > m.pt.value ? r : m), rows[0])] as const)
+    .reduce((m, x) => (x[1].pt.value > m[1].pt.value ? x : m));
   const revived = best.pt.value - k0.value >= t.revival && best.pt.lo > Math.max(k0.hi, ev.pruning.chance);
-  reasons.push(`pruning: O_PT accuracy ${ci(k0)} unpruned, best ${ci(best.pt)} after ${best.k} neurons, one constant answer ${pct(ev.pruning.chance)} -> ${revived ? 'revived' : 'not revived'} (threshold +${pct(t.revival)}, interval above both)`);
+  reasons.push(`pruning: O_PT accuracy ${ci(k0)} unpruned, best ${ci(best.pt)} after ${best.k} ${kind}, one constant answer ${pct(ev.pruning.chance)} -> ${revived ? 'revived' : 'not revived'} (threshold +${pct(t.revival)}, interval above both)`);
 
   let readable: boolean | null = null;
   if (ev.probes) {
@@ -66,17 +70,17 @@ export function decide(
     reasons.push(`probes: best tuned block ${ev.probes.layers[idx]} ${ci(a)} vs majority ${pct(ev.probes.majority)} and untrained ${ci(untrained.accuracy[idx])} -> ${readable ? 'linearly readable' : 'not readable above the baselines'}`);
   } else reasons.push('probes: the capability has no labels, so no probe was trained');
 
-  const meanSteps = (label: string) => {
+  const reftOf = (label: string) => {
     const cs = ev.reft.filter((c) => c.model === label);
     const reached = cs.filter((c) => c.stepsToTarget !== null).length;
     const mean = cs.reduce((s, c) => s + (c.stepsToTarget ?? ev.reftBudget), 0) / cs.length;
-    return { mean, text: `${mean.toFixed(1)} steps (mean of ${cs.length} seed${cs.length > 1 ? 's' : ''}, ${reached} reaching it within ${ev.reftBudget}; a miss counts as ${ev.reftBudget})` };
+    return { seeds: cs.length, reached, mean, text: `${reached} of ${cs.length} seed${cs.length > 1 ? 's' : ''} within ${ev.reftBudget} steps${reached ? `, mean ${mean.toFixed(1)} (a miss counts as ${ev.reftBudget})` : ''}` };
   };
-  const tunedSteps = meanSteps('tuned');
-  const controlSteps = meanSteps(ev.controlLabel);
-  // A control already at the target before any step leaves nothing to be faster than.
-  const faster = controlSteps.mean > 0 && tunedSteps.mean < ev.reftBudget && tunedSteps.mean <= t.reftSpeedup * controlSteps.mean;
-  reasons.push(`reverse fine-tuning: tuned reaches the target in ${tunedSteps.text}, ${ev.controlLabel} in ${controlSteps.text} -> ${faster ? 'faster' : 'not faster'} (threshold x${t.reftSpeedup})`);
+  const tunedR = reftOf('tuned');
+  const controlR = reftOf(ev.controlLabel);
+  // Every tuned seed must get there; a control that never does within the budget is slower by an unknown factor.
+  const faster = tunedR.reached === tunedR.seeds && controlR.mean > 0 && (controlR.reached === 0 || tunedR.mean <= t.reftSpeedup * controlR.mean);
+  reasons.push(`reverse fine-tuning to ${pct(ev.target)} O_PT accuracy: tuned ${tunedR.text}; ${ev.controlLabel} ${controlR.text} -> ${faster ? 'faster' : 'not faster'} (every tuned seed must reach it, in at most x${t.reftSpeedup} the control's steps or where the control never does)`);
 
   let verdict: VerdictName = 'inconclusive';
   if (lost && ((revived && (readable || faster)) || (readable && faster))) verdict = 'wrapped';

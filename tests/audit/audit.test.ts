@@ -108,13 +108,19 @@ test('the verdict needs two lines of evidence and beats the baselines', () => {
   const behaviour = (acc: number) => ({ accuracy: e(acc), loss: e(1) });
   const probes = (tuned: number) => ({ layers: ['b0', 'b1'], classes: 3, majority: 0.4, lines: [{ model: 'base', accuracy: [e(0.9), e(0.9)] }, { model: 'tuned', accuracy: [e(0.4), e(tuned)] }, { model: 'untrained', accuracy: [e(0.4), e(0.4)] }] });
   const reft = (tuned: number | null, control: number | null) => [{ model: 'tuned', seed: 0, steps: [], accuracy: [], stepsToTarget: tuned }, { model: 'control', seed: 0, steps: [], accuracy: [], stepsToTarget: control }];
-  const pruning = (best: number, chance = 0.3) => ({ chance, rows: [{ k: 0, unit: null, pt: e(0.1), ft: null }, { k: 1, unit: 'u', pt: e(best), ft: null }] });
-  const base = { base: behaviour(1), tuned: behaviour(0.1), reftBudget: 100, controlLabel: 'control' };
+  const pruning = (best: number, chance = 0.3) => {
+    const none = [{ k: 0, unit: null, pt: e(0.1), ft: null }];
+    // The best sweep decides, whichever kind of unit it removes.
+    return { chance, sweeps: { neurons: none, heads: [...none, { k: 1, unit: 'u', pt: e(best), ft: null }], weights: none } };
+  };
+  const base = { base: behaviour(1), tuned: behaviour(0.1), reftBudget: 100, target: 0.75, controlLabel: 'control' };
   assert.equal(decide({ ...base, pruning: pruning(0.7), probes: probes(0.8), reft: reft(null, null) }).verdict, 'wrapped');
   assert.equal(decide({ ...base, pruning: pruning(0.12), probes: probes(0.8), reft: reft(10, 100) }).verdict, 'wrapped');
   assert.equal(decide({ ...base, pruning: pruning(0.7), probes: probes(0.4), reft: reft(100, 100) }).verdict, 'inconclusive', 'pruning alone is one number');
   assert.equal(decide({ ...base, pruning: pruning(0.55, 0.55), probes: probes(0.4), reft: reft(null, 50) }).verdict, 'removed', 'collapsing to the constant answer is no revival');
   assert.equal(decide({ ...base, pruning: pruning(0.12), probes: probes(0.8), reft: reft(0, 0) }).checks.faster, false, 'a control at the target from the start');
+  assert.equal(decide({ ...base, pruning: pruning(0.12), probes: probes(0.8), reft: reft(80, null) }).checks.faster, true, 'a control that never gets there');
+  assert.equal(decide({ ...base, pruning: pruning(0.12), probes: probes(0.8), reft: reft(null, null) }).checks.faster, false, 'nor does the tuned model');
   assert.equal(decide({ ...base, tuned: behaviour(0.95), pruning: pruning(0.7), probes: probes(0.8), reft: reft(1, 100) }).verdict, 'inconclusive', 'nothing is hidden when the tuned model still shows O_PT');
 });
 
