@@ -192,7 +192,7 @@ export async function audit(opts: AuditOptions): Promise<AuditOutcome> {
     const digests = { base: base.digest, tuned: tuned.digest, control: control.digest };
     // One cached part per line of evidence, keyed by what it reads.
     const part = async <T>(name: string, key: unknown, compute: () => T | Promise<T>): Promise<T> => {
-      const r = await cachedRun({ stage: `audit-${name}`, version: 3, ...(key as object) }, async () => {
+      const r = await cachedRun({ stage: `audit-${name}`, version: 4, ...(key as object) }, async () => {
         log(`${name}…`);
         return { value: await compute() };
       }, { root: path.join(dataDir(), 'audit-cache'), force: opts.force });

@@ -351,28 +351,45 @@ export interface Patching {
   rows: PatchRow[];
 }
 
-/** Each block's attention and MLP output, in turn, taken from the base model on the same O_PT inputs. */
+/**
+ * Each block's attention and MLP output, then (for models with at most 64 heads) each head's output, in turn, taken
+ * from the base model on the same O_PT inputs.
+ */
 export function patching(base: Transformer, tuned: Transformer, pt: CapabilitySet, seed: number): Patching {
   const b = behaviour(base, pt, seed);
   const t = behaviour(tuned, pt, seed);
   const gap = b.accuracy.value - t.accuracy.value;
   const rows: PatchRow[] = [];
-  for (let layer = 0; layer < tuned.config.nLayers; layer++) {
-    for (const kind of ['attn_out', 'mlp_out'] as const) {
-      const name = actName(kind, layer);
-      const { correct, loss } = scoreExamples(tuned, pt.examples, {
-        hooksFor: (part) => {
-          const batch = toBatch(part);
-          const tokens = tf.tensor2d(batch.tokens, [batch.batchSize, batch.contextLength], 'int32');
-          const { logits, cache } = base.runWithCache(tokens, { names: [name] });
-          const from = cache.get(name);
-          logits.dispose();
-          tokens.dispose();
-          return { hooks: { [name]: () => from.clone() }, dispose: () => cache.dispose() };
-        },
-      });
-      const accuracy = accuracyOf(correct, seed);
-      rows.push({ component: name, accuracy, loss: bootstrapMean(loss, { seed }), restored: Math.abs(gap) > 1e-9 ? (accuracy.value - t.accuracy.value) / gap : null });
+  // Runs the tuned model with the hook point `name` rewritten by `patch(tuned activation, base activation)`.
+  const patched = (component: string, name: string, patch: (mine: tf.Tensor, theirs: tf.Tensor) => tf.Tensor) => {
+    const { correct, loss } = scoreExamples(tuned, pt.examples, {
+      hooksFor: (part) => {
+        const batch = toBatch(part);
+        const tokens = tf.tensor2d(batch.tokens, [batch.batchSize, batch.contextLength], 'int32');
+        const { logits, cache } = base.runWithCache(tokens, { names: [name] });
+        const from = cache.get(name);
+        logits.dispose();
+        tokens.dispose();
+        return { hooks: { [name]: (mine) => patch(mine, from) }, dispose: () => cache.dispose() };
+      },
+    });
+    const accuracy = accuracyOf(correct, seed);
+    rows.push({ component, accuracy, loss: bootstrapMean(loss, { seed }), restored: Math.abs(gap) > 1e-9 ? (accuracy.value - t.accuracy.value) / gap : null });
+  };
+  const { nLayers, nHeads } = resolveModelConfig(tuned.config);
+  for (let layer = 0; layer < nLayers; layer++) {
+    for (const kind of ['attn_out', 'mlp_out'] as const) patched(actName(kind, layer), actName(kind, layer), (_, theirs) => theirs.clone());
+  }
+  // Per head where cheap: head h's output (attn.z [batch, position, head, dHead]) from the base model.
+  if (nLayers * nHeads <= 64) {
+    for (let layer = 0; layer < nLayers; layer++) {
+      for (let h = 0; h < nHeads; h++) {
+        const onehot = Array.from({ length: nHeads }, (_, i) => (i === h ? 1 : 0));
+        patched(`${actName('z', layer)}[head ${h}]`, actName('z', layer), (mine, theirs) => {
+          const m = tf.tensor4d(onehot, [1, 1, nHeads, 1]);
+          return tf.add(tf.mul(mine, tf.sub(1, m)), tf.mul(theirs, m));
+        });
+      }
     }
   }
   return { base: b, tuned: t, rows };

@@ -99,6 +99,9 @@ test('weight change: a planted rank-one update has effective rank ~1 and the exa
   assert.ok(Math.abs(row.loss.value - p.base.loss.value) < 1e-6, 'and its loss');
   const untouched = p.rows.find((r) => r.component === 'blocks.0.mlp_out')!;
   assert.equal(untouched.accuracy.value, p.tuned.accuracy.value, 'patching a component the fine-tune did not change changes nothing');
+  const heads = p.rows.filter((r) => r.component.includes('[head'));
+  assert.deepEqual(heads.map((r) => r.component), ['blocks.0.attn.z[head 0]', 'blocks.0.attn.z[head 1]', 'blocks.1.attn.z[head 0]', 'blocks.1.attn.z[head 1]']);
+  for (const r of heads) assert.ok(Math.abs(r.loss.value - p.tuned.loss.value) < 1e-6, `${r.component}: the heads are the base's already`);
   base.dispose();
   tuned.dispose();
 });
@@ -166,7 +169,7 @@ test('TinyStories at smoke: testbed model names, the Twist capability (teacher-f
   for (const b of res.evidence.behaviour) assert.ok(b.pt.accuracy.value > 0 && b.pt.accuracy.value < 1 && b.pt.accuracy.lo < b.pt.accuracy.value);
   assert.equal(res.evidence.reft.control, 'control');
   assert.equal(res.evidence.reft.curves.length, 2 * res.settings.reft.seeds.length);
-  assert.equal(res.evidence.patching.rows.length, 2 * 2, 'attention and MLP of both blocks');
+  assert.equal(res.evidence.patching.rows.length, 2 * 2 + 2 * 2, 'attention and MLP of both blocks, then each of their 2 heads');
 });
 
 test('the report opens offline in a browser and draws its figures', { skip: !chromiumAvailable() && 'no Chromium' }, async () => {
