@@ -21,6 +21,7 @@ const parseSeed = (v: string): number => checkSeed(v);
 export function buildCli(): Command {
   const program = new Command('wraplab')
     .description('wraplab: mechanistic analysis of fine-tuning (arXiv 2311.12786) in TypeScript')
+    .version(packageVersion(), '-V, --version', 'print the wraplab version')
     .exitOverride();
 
   program
@@ -210,6 +211,12 @@ export function buildCli(): Command {
   addSweepCommands(program);
 
   return program;
+}
+
+function packageVersion(): string {
+  const { projectRoot } = require('./engine/runs') as typeof import('./engine/runs');
+  const fs = require('node:fs') as typeof import('node:fs');
+  return (JSON.parse(fs.readFileSync(require('node:path').join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -37,6 +37,41 @@ export function findJupyter(): string {
   );
 }
 
+const SUBCOMMANDS = ['notebook', 'lab', 'nbclassic', 'server'];
+const FRONT_END_PACKAGES: Record<string, string> = {
+  notebook: 'the classic Notebook: `apt-get install jupyter-notebook` (Debian), or `pip install notebook`',
+  nbclassic: '`pip install nbclassic`',
+  lab: 'JupyterLab, which Debian does not package: `pip install jupyterlab` (or use `npm run jupyter`, the classic Notebook)',
+  server: '`pip install jupyter-server`',
+};
+
+/**
+ * The command line `npm run jupyter -- ARGS` starts: a front end (notebook by default; `lab` etc. as the first
+ * argument), the notebooks folder as its root unless ARGS name one, `--allow-root` when run as root (Jupyter refuses
+ * root otherwise), then ARGS appended.
+ */
+export function jupyterLaunchArgs(args: readonly string[], opts: { root?: string; isRoot?: boolean } = {}): string[] {
+  const root = opts.root ?? projectRoot();
+  const [first, ...rest] = args;
+  const sub = first !== undefined && SUBCOMMANDS.includes(first) ? first : 'notebook';
+  const extra = first !== undefined && SUBCOMMANDS.includes(first) ? rest : [...args];
+  const out = [sub];
+  const names = (a: string) => a.split('=')[0];
+  if (!extra.some((a) => ['--notebook-dir', '--ServerApp.root_dir', '--NotebookApp.notebook_dir'].includes(names(a)))) out.push(`--notebook-dir=${path.join(root, 'notebooks')}`);
+  if ((opts.isRoot ?? process.getuid?.() === 0) && !extra.includes('--allow-root')) out.push('--allow-root');
+  return [...out, ...extra];
+}
+
+/** The jupyter executable whose `sub` front end is installed, or one error naming the package to install. */
+export function findJupyterFrontEnd(sub: string): string {
+  const candidates = [process.env.WRAPLAB_JUPYTER, 'jupyter'].filter(Boolean) as string[];
+  for (const c of candidates) {
+    const r = spawnSync(c, [sub, '--version'], { encoding: 'utf8' });
+    if (r.status === 0) return c;
+  }
+  throw new UsageError(`\`jupyter ${sub}\` is not installed; install ${FRONT_END_PACKAGES[sub] ?? `the package that provides it`}, or set WRAPLAB_JUPYTER to a jupyter executable that has it`);
+}
+
 export function listNotebooks(pattern?: string, root = projectRoot()): string[] {
   const dir = path.join(root, 'notebooks');
   const all = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb')).sort() : [];

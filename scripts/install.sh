@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs everything wraplab needs on a fresh Debian machine: system packages for headless notebooks
-# (Jupyter nbconvert/nbclient), static figure export (Chromium) and the Slurm sweep test (slurm-wlm, munge),
-# then the npm packages (which also builds the library into dist/). Safe to rerun: it installs only what is missing.
+# Installs everything wraplab needs on a fresh Debian machine: system packages for notebooks (Jupyter
+# nbconvert/nbclient to execute them headless, the classic Notebook front end for `npm run jupyter`), static figure
+# export (Chromium), the native kernels (OpenBLAS, gcc) and the Slurm sweep test (slurm-wlm, munge; skip it with
+# WRAPLAB_SKIP_SLURM=1), then the npm packages (which also builds the library into dist/). Safe to rerun: it installs
+# only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,8 +12,9 @@ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>
 if ! /usr/bin/python3 -c 'import nbclient, nbconvert' >/dev/null 2>&1 || ! command -v jupyter >/dev/null 2>&1; then
   packages+=(jupyter-nbconvert python3-nbclient python3-ipykernel)
 fi
+/usr/bin/python3 -c 'import notebook' >/dev/null 2>&1 || packages+=(jupyter-notebook)
 # A real single-node Slurm for the sweep tests (tests/sweep/slurm.test.ts starts it on localhost).
-if ! command -v sbatch >/dev/null 2>&1 || [ ! -x /usr/sbin/slurmctld ] || [ ! -x /usr/sbin/slurmd ] || [ ! -x /usr/sbin/munged ]; then
+if [ "${WRAPLAB_SKIP_SLURM:-}" != 1 ] && { ! command -v sbatch >/dev/null 2>&1 || [ ! -x /usr/sbin/slurmctld ] || [ ! -x /usr/sbin/slurmd ] || [ ! -x /usr/sbin/munged ]; }; then
   packages+=(slurm-wlm munge)
 fi
 # The native kernel provider (lib/engine/native): OpenBLAS for the matrix products, a C compiler for wraplab's own

@@ -104,7 +104,9 @@ async function select(log: (msg: string) => void): Promise<BackendName> {
 export function initBackend(): Promise<BackendName> {
   if (!chosen) {
     const quiet = process.env.WRAPLAB_QUIET === '1';
-    chosen = select(quiet ? () => {} : (m) => console.error(m)).then(async (b) => {
+    // In a notebook the line is information, not an error: stdout, not Jupyter's red stderr box.
+    const inNotebook = (require('../notebook') as typeof import('../notebook')).inNotebook();
+    chosen = select(quiet ? () => {} : (m) => (inNotebook ? console.log(m) : console.error(m))).then(async (b) => {
       await tf.ready();
       return b;
     });

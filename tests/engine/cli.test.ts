@@ -12,6 +12,21 @@ const cli = (...args: string[]) => {
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 
+test('wraplab --version prints the package version', () => {
+  const r = cli('--version');
+  assert.equal(r.code, 0);
+  assert.equal(r.out.trim(), JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')).version);
+});
+
+test('npm run jupyter: a front end, the notebooks folder, --allow-root as root, extra arguments appended', async () => {
+  const { jupyterLaunchArgs } = await import('../../lib/jupyter');
+  const nb = `--notebook-dir=${path.join('/r', 'notebooks')}`;
+  assert.deepEqual(jupyterLaunchArgs([], { root: '/r', isRoot: false }), ['notebook', nb]);
+  assert.deepEqual(jupyterLaunchArgs(['--port', '9999'], { root: '/r', isRoot: true }), ['notebook', nb, '--allow-root', '--port', '9999']);
+  assert.deepEqual(jupyterLaunchArgs(['lab', '--no-browser'], { root: '/r', isRoot: false }), ['lab', nb, '--no-browser']);
+  assert.deepEqual(jupyterLaunchArgs(['--notebook-dir=/x', '--allow-root'], { root: '/r', isRoot: true }), ['notebook', '--notebook-dir=/x', '--allow-root']);
+});
+
 test('wraplab list shows experiments and presets', () => {
   const r = cli('list');
   assert.equal(r.code, 0);
