@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { isUserError } from './engine/errors';
+import { TrainingInterrupted } from './engine/interrupt';
 import { getExperiment, listExperiments } from './experiments/catalog';
 import { PRESETS, UsageError, parsePreset } from './experiments/define';
 import { parseSets } from './experiments/overrides';
@@ -230,6 +231,10 @@ export async function main(argv: string[]): Promise<number> {
       return e.exitCode === 0 ? 0 : 2;
     }
     const err = e as Error;
+    if (err instanceof TrainingInterrupted) {
+      console.error(`wraplab: ${err.message}`);
+      return 130; // as a shell reports a run stopped by Ctrl-C
+    }
     // A user's mistake (WraplabError: names the culprit and the fix) exits 2; anything else is a wraplab bug: 1.
     const expected = isUserError(err) || (err instanceof RangeError && /Invalid typed array length|Array buffer allocation failed|Invalid array length/.test(err.message));
     if (err instanceof RangeError && expected) err.message = `out of memory: a config value asks for more than this process can allocate (${err.message}); lower the sizes you set`;

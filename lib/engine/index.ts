@@ -15,6 +15,7 @@ export type { AccuracyKey, MetricKey, MetricRow, Metrics, PretrainAccuracyKey, Q
 export { Optimizer, OptimizerConfigSchema, ScheduleConfigSchema, learningRate } from './optim';
 export type { OptimizerConfig, OptimizerConfigInput, OptimizerStateLocation, ScheduleConfig, ScheduleConfigInput } from './optim';
 export { TrainConfigSchema, TrainingHalted, lossAndGrads, train, trainCached, trainStep } from './train';
+export { TrainingInterrupted, interruptRequested, requestInterrupt } from './interrupt';
 export type { Evaluator, StepOptions, TrainConfig, TrainConfigInput, TrainOptions, TrainResult } from './train';
 export { WASM_HEAP_LIMIT, checkTrainingFits, embeddingParamNames, estimateStepBytes, wasmHeapBytes } from './memory';
 export type { MemoryReport, StepEstimate, StepShape, TrainMemoryOptions } from './memory';

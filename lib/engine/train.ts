@@ -15,6 +15,7 @@ import type { MetricRow, Metrics } from './metrics';
 import { heartbeatLocks, type Run } from './runs';
 import { CheckpointError, loadWeightsInto, saveModel } from './checkpoint';
 import { WraplabError } from './errors';
+import { TrainingInterrupted, interruptRequested, watchInterrupts, yieldToEvents } from './interrupt';
 import { writeJsonAtomic } from './fsutil';
 import { checkTrainingFits, embeddingParamNames, peakRssMB, wasmHeapBytes, WASM_HEAP_LIMIT, type MemoryReport, type TrainMemoryOptions } from './memory';
 
@@ -182,31 +183,45 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const progress = createProgress(label, cfg.steps);
     let loss = NaN;
     let halted = false;
-    for (let step = start; step < cfg.steps; step++) {
-      if (opts.haltAfter !== undefined && step - start >= opts.haltAfter) {
-        halted = true;
-        break;
+    const release = watchInterrupts();
+    try {
+      for (let step = start; step < cfg.steps; step++) {
+        if (opts.haltAfter !== undefined && step - start >= opts.haltAfter) {
+          halted = true;
+          break;
+        }
+        const lr = learningRate(cfg.schedule, cfg.optimizer.lr, step, cfg.steps);
+        const batch = opts.sampler(step, cfg.batchSize);
+        const forward = { ...opts.forward, training: true, dropoutSeed: deriveSeed(opts.seed, 'dropout', step), checkpointBlocks: !!mem.checkpointBlocks };
+        const out = trainStep(model, optimizer, batch, lr, { trainable, forward });
+        loss = out.loss;
+        if (!Number.isFinite(loss)) throw new WraplabError(`${label}: loss became ${loss} at step ${step + 1} (lr ${lr}); lower the learning rate`);
+        opts.onStep?.(step + 1, loss);
+        heartbeatLocks(); // timers cannot fire inside this synchronous loop
+        const done = step + 1;
+        const isEval = opts.evaluate && ((cfg.evalEvery > 0 && done % cfg.evalEvery === 0) || done === cfg.steps);
+        const isLog = done % cfg.logEvery === 0 || done === cfg.steps;
+        if (isEval || isLog) {
+          const row: MetricRow = { step: done, loss, lr };
+          if (isEval) Object.assign(row, await evaluate(done));
+          record(row);
+          progress.update(done, pickInfo(row));
+        }
+        if (run && cfg.checkpointEvery > 0 && done % cfg.checkpointEvery === 0 && done < cfg.steps) {
+          run.saveCheckpoint(model, optimizer, done);
+        }
+        await yieldToEvents();
+        if (interruptRequested() && done < cfg.steps) {
+          if (run) run.saveCheckpoint(model, optimizer, done);
+          process.stderr.write('\n');
+          throw new TrainingInterrupted(
+            `${label}: interrupted at step ${done} of ${cfg.steps}; ` +
+              (run ? `checkpoint saved in ${run.file('checkpoint')}: run the same command or cell again to resume from it` : 'this training has no run directory, so it starts over next time'),
+          );
+        }
       }
-      const lr = learningRate(cfg.schedule, cfg.optimizer.lr, step, cfg.steps);
-      const batch = opts.sampler(step, cfg.batchSize);
-      const forward = { ...opts.forward, training: true, dropoutSeed: deriveSeed(opts.seed, 'dropout', step), checkpointBlocks: !!mem.checkpointBlocks };
-      const out = trainStep(model, optimizer, batch, lr, { trainable, forward });
-      loss = out.loss;
-      if (!Number.isFinite(loss)) throw new WraplabError(`${label}: loss became ${loss} at step ${step + 1} (lr ${lr}); lower the learning rate`);
-      opts.onStep?.(step + 1, loss);
-      heartbeatLocks(); // timers cannot fire inside this synchronous loop
-      const done = step + 1;
-      const isEval = opts.evaluate && ((cfg.evalEvery > 0 && done % cfg.evalEvery === 0) || done === cfg.steps);
-      const isLog = done % cfg.logEvery === 0 || done === cfg.steps;
-      if (isEval || isLog) {
-        const row: MetricRow = { step: done, loss, lr };
-        if (isEval) Object.assign(row, await evaluate(done));
-        record(row);
-        progress.update(done, pickInfo(row));
-      }
-      if (run && cfg.checkpointEvery > 0 && done % cfg.checkpointEvery === 0 && done < cfg.steps) {
-        run.saveCheckpoint(model, optimizer, done);
-      }
+    } finally {
+      release();
     }
     if (!halted) progress.finish(metrics.length ? pickInfo(metrics[metrics.length - 1]) : undefined);
     const heap = wasmHeapBytes();

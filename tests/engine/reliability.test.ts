@@ -315,3 +315,40 @@ test('bad inputs: each exits 2 (or throws a WraplabError) naming the culprit, an
   assert.ok(clear >= 40, `${clear} bad inputs`);
   console.log(`bad inputs: ${clear} tried, ${clear} clear, 0 unclear, 0 bad`);
 });
+
+test('Ctrl-C stops a training run between steps, saves a checkpoint and says how to resume; the rerun resumes from it', async () => {
+  const data = tmp('wraplab-int-');
+  const args = [bin, 'run', 'demo-sort', '--preset', 'smoke', '--set', 'train.steps=200000', '--set', 'train.checkpointEvery=0', '--set', 'train.evalEvery=0', '--set', 'train.logEvery=5'];
+  // Starts the run, waits until it has logged a training step, sends SIGINT; returns the exit and the step it stopped at.
+  const interrupted = async () => {
+    const { spawn } = await import('node:child_process');
+    const { NODE_TEST_CONTEXT: _t, ...env } = process.env;
+    const child = spawn(process.execPath, args, { env: { ...env, WRAPLAB_DATA: data, WRAPLAB_QUIET: '1' } });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const logged = () => fs.existsSync(path.join(data, 'runs')) && fs.readdirSync(path.join(data, 'runs')).some((d) => {
+      const f = path.join(data, 'runs', d, 'metrics.jsonl');
+      return fs.existsSync(f) && fs.readFileSync(f, 'utf8').trim().split('\n').length >= 2;
+    });
+    for (let i = 0; i < 600 && !logged(); i++) await new Promise((r) => setTimeout(r, 100));
+    // A moment more: a signal in the first steps after start-up was seen to end the process under the test runner.
+    await new Promise((r) => setTimeout(r, 2000));
+    const sent = Date.now();
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    return { code, err, seconds: (Date.now() - sent) / 1000, step: Number(/interrupted at step (\d+) of 200000/.exec(err)?.[1]) };
+  };
+  try {
+    const first = await interrupted();
+    assert.equal(first.code, 130, first.err);
+    assert.match(first.err, /interrupted at step \d+ of 200000; checkpoint saved in .*checkpoint: run the same command or cell again to resume from it/);
+    assert.ok(first.seconds < 10, `stopped ${first.seconds} s after the signal`);
+    const stage = fs.readdirSync(path.join(data, 'runs')).map((d) => path.join(data, 'runs', d)).find((d) => fs.existsSync(path.join(d, 'checkpoint')))!;
+    assert.equal(Run.at(stage).checkpointStep(), first.step, 'the checkpoint holds the step the message names');
+    const second = await interrupted();
+    assert.equal(second.code, 130, second.err);
+    assert.ok(second.step > first.step, `the rerun resumed from step ${first.step} (stopped at ${second.step})`);
+  } finally {
+    fs.rmSync(data, { recursive: true, force: true });
+  }
+});

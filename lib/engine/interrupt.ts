@@ -1,0 +1,58 @@
+/**
+ * Ctrl-C in a terminal and Kernel → Interrupt in Jupyter (both SIGINT) stop a training loop between steps: the loop
+ * yields to the event loop every ~100 ms so the signal handler can run, then saves a checkpoint and throws
+ * `TrainingInterrupted`, whose message says how to resume (run the same command or cell again). A second Ctrl-C
+ * in a terminal exits at once. With no training running, SIGINT does what it did before: a CLI exits (130); in a
+ * notebook the kernel's own handler deals with it.
+ */
+import { WraplabError } from './errors';
+
+export class TrainingInterrupted extends WraplabError {}
+
+let requested = false;
+let active = 0;
+let installed = false;
+let lastYield = 0;
+
+function inNotebook(): boolean {
+  return (require('../notebook') as typeof import('../notebook')).inNotebook();
+}
+
+function onSigint(): void {
+  if (active > 0 && !requested) {
+    requested = true;
+    return;
+  }
+  if (!inNotebook()) process.exit(130);
+}
+
+/** Marks a loop as interruptible until the returned function is called. */
+export function watchInterrupts(): () => void {
+  if (!installed) {
+    installed = true;
+    process.on('SIGINT', onSigint);
+  }
+  if (active === 0) requested = false;
+  active++;
+  return () => {
+    active--;
+    if (active === 0) requested = false;
+  };
+}
+
+export function interruptRequested(): boolean {
+  return requested;
+}
+
+/** Lets pending signals and timers run at most every `ms` (a setImmediate turn costs ~0.05 ms). */
+export async function yieldToEvents(ms = 100): Promise<void> {
+  const now = Date.now();
+  if (now - lastYield < ms) return;
+  lastYield = now;
+  await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** For tests: as if SIGINT had arrived. */
+export function requestInterrupt(): void {
+  if (active > 0) requested = true;
+}
