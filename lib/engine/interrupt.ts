@@ -52,6 +52,16 @@ export async function yieldToEvents(ms = 100): Promise<void> {
   await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
+/**
+ * The error to throw. In a notebook tslab has already ended the cell ("Interrupted asynchronously") when the loop
+ * stops, so nobody sees the error: the message is printed too. In a terminal it ends the progress bar's line.
+ */
+export function interrupted(message: string): TrainingInterrupted {
+  if (inNotebook()) console.error(`wraplab: ${message}`);
+  else process.stderr.write('\n');
+  return new TrainingInterrupted(message);
+}
+
 /** For tests: as if SIGINT had arrived. */
 export function requestInterrupt(): void {
   if (active > 0) requested = true;

@@ -15,7 +15,7 @@ import type { MetricRow, Metrics } from './metrics';
 import { heartbeatLocks, type Run } from './runs';
 import { CheckpointError, loadWeightsInto, saveModel } from './checkpoint';
 import { WraplabError } from './errors';
-import { TrainingInterrupted, interruptRequested, watchInterrupts, yieldToEvents } from './interrupt';
+import { interrupted, interruptRequested, watchInterrupts, yieldToEvents } from './interrupt';
 import { writeJsonAtomic } from './fsutil';
 import { checkTrainingFits, embeddingParamNames, peakRssMB, wasmHeapBytes, WASM_HEAP_LIMIT, type MemoryReport, type TrainMemoryOptions } from './memory';
 
@@ -213,8 +213,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         await yieldToEvents();
         if (interruptRequested() && done < cfg.steps) {
           if (run) run.saveCheckpoint(model, optimizer, done);
-          process.stderr.write('\n');
-          throw new TrainingInterrupted(
+          throw interrupted(
             `${label}: interrupted at step ${done} of ${cfg.steps}; ` +
               (run ? `checkpoint saved in ${run.file('checkpoint')}: run the same command or cell again to resume from it` : 'this training has no run directory, so it starts over next time'),
           );
