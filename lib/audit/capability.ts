@@ -109,10 +109,10 @@ export function fileIdentity(file: string): { file: string; size: number; mtimeM
 export function checkFits(set: CapabilitySet, vocabSize: number, contextLength: number, outputs: number, what: string): void {
   set.examples.forEach((e, i) => {
     const bad = e.tokens.find((t) => t >= vocabSize);
-    if (bad !== undefined) throw new CapabilityError(`${set.name}, example ${i + 1}: token ${bad} is outside ${what}'s vocabulary (${vocabSize}); the capability must be written in that model's tokens`);
-    if (e.tokens.length > contextLength) throw new CapabilityError(`${set.name}, example ${i + 1}: ${e.tokens.length} tokens exceed ${what}'s context of ${contextLength}`);
+    if (bad !== undefined) throw new CapabilityError(`${set.name}, example ${i + 1}: token ${bad} is outside the vocabulary of ${what} (${vocabSize} tokens); write the capability in their tokens`);
+    if (e.tokens.length > contextLength) throw new CapabilityError(`${set.name}, example ${i + 1}: ${e.tokens.length} tokens exceed the context of ${what} (${contextLength})`);
     const badT = e.targets.find(([, t]) => t >= outputs);
-    if (badT) throw new CapabilityError(`${set.name}, example ${i + 1}: target ${badT[1]} is outside ${what}'s ${outputs} outputs`);
+    if (badT) throw new CapabilityError(`${set.name}, example ${i + 1}: target ${badT[1]} is outside the ${outputs} outputs of ${what}`);
   });
 }
 

@@ -172,6 +172,29 @@ test('TinyStories at smoke: testbed model names, the Twist capability (teacher-f
   assert.equal(res.evidence.patching.rows.length, 2 * 2 + 2 * 2, 'attention and MLP of both blocks, then each of their 2 heads');
 });
 
+test('HuggingFace directories and a JSONL capability of token ids: the weight change finds the one matrix edited', async () => {
+  const { loadPretrained, savePretrained } = await import('../../lib/pretrained');
+  const base = path.join(projectRoot(), 'tests', 'fixtures', 'pretrained', 'gpt2');
+  const { model } = await loadPretrained(base, { tokenizer: false });
+  const name = 'blocks.1.mlp.W_out';
+  const w = model.param(name).dataSync() as Float32Array;
+  model.assignParam(name, w.map((x, i) => (i % 7 === 0 ? x + 0.3 : x)));
+  const tunedDir = path.join(process.env.WRAPLAB_DATA!, 'hf-tuned');
+  savePretrained(model, tunedDir);
+  model.dispose();
+  const lines = Array.from({ length: 60 }, (_, i) => JSON.stringify({ prompt: [(i * 7) % 60, (i * 3) % 60, 5], completion: [(i * 11) % 60], label: i % 2 ? 'odd' : 'even' }));
+  const cap = tmp('ids.jsonl', lines.join('\n'));
+  const r = await audit({ base, tuned: tunedDir, capability: cap, preset: 'smoke' });
+  const changed = r.result.evidence.weights.matrices.filter((m) => m.deltaNorm > 0).map((m) => m.param);
+  assert.deepEqual(changed, [name]);
+  assert.equal(r.result.capability.examples, 60);
+  assert.deepEqual(r.result.models.map((m) => m.source), [base, tunedDir, 'base re-initialised (no control given)']);
+  assert.ok(['wrapped', 'removed', 'inconclusive'].includes(r.result.verdict.verdict));
+  // Text needs a tokenizer, which these directories do not have; a token outside the vocabulary is named.
+  await assert.rejects(audit({ base, tuned: tunedDir, capability: tmp('text.jsonl', '{"prompt": "a", "completion": "b"}'), preset: 'smoke' }), /text examples need the models' tokenizer/);
+  await assert.rejects(audit({ base, tuned: tunedDir, capability: tmp('big.jsonl', '{"prompt": [1], "completion": [9999]}'), preset: 'smoke' }), /target 9999 is outside the 64 outputs of the models/);
+});
+
 test('the report opens offline in a browser and draws its figures', { skip: !chromiumAvailable() && 'no Chromium' }, async () => {
   const r = await audit({ base: 'tracr:counter', tuned: 'tracr:counter:ft=S', capability: 'tracr:counter', preset: 'smoke' });
   const { chromium } = await import('playwright-core');
