@@ -33,3 +33,9 @@ export function tslab(): TslabModule | null {
 export function inNotebook(): boolean {
   return tslab() !== null;
 }
+
+/** An informational line: stderr in a terminal (stdout stays for results), stdout in a notebook (no red box). */
+export function info(line: string): void {
+  if (inNotebook()) console.log(line);
+  else console.error(line);
+}

@@ -11,6 +11,7 @@ import { resolveModelConfig, Transformer } from '../engine/model';
 import { Rng } from '../engine/rng';
 import { cachedRun, dataDir, hashConfig } from '../engine/runs';
 import { initBackend } from '../engine/backend';
+import { info } from '../notebook';
 import { parsePreset, type Preset } from '../experiments/define';
 import { CapabilityError, checkFits, fileIdentity, readCapabilityFile, type Capability, type CapabilitySet } from './capability';
 import * as ev from './evidence';
@@ -160,7 +161,7 @@ export async function audit(opts: AuditOptions): Promise<AuditOutcome> {
   const seed = opts.seed ?? 0;
   const settings = AUDIT_PRESETS[preset];
   const thresholds = { ...AUDIT_THRESHOLDS, ...opts.thresholds };
-  const log = opts.log ?? ((s: string) => process.env.WRAPLAB_QUIET !== '1' && console.error(`wraplab audit: ${s}`));
+  const log = opts.log ?? ((s: string) => process.env.WRAPLAB_QUIET !== '1' && info(`wraplab audit: ${s}`));
   const owned: Transformer[] = [];
   const load = async (role: string, src: string | AuditModel) => {
     if (typeof src !== 'string') return src;

@@ -105,8 +105,8 @@ export function initBackend(): Promise<BackendName> {
   if (!chosen) {
     const quiet = process.env.WRAPLAB_QUIET === '1';
     // In a notebook the line is information, not an error: stdout, not Jupyter's red stderr box.
-    const inNotebook = (require('../notebook') as typeof import('../notebook')).inNotebook();
-    chosen = select(quiet ? () => {} : (m) => (inNotebook ? console.log(m) : console.error(m))).then(async (b) => {
+    const { info } = require('../notebook') as typeof import('../notebook');
+    chosen = select(quiet ? () => {} : info).then(async (b) => {
       await tf.ready();
       return b;
     });

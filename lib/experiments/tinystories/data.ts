@@ -3,6 +3,7 @@
  * tokenizer (word or BPE, trained once per corpus and seed, kept as tokenizer.json in its own run directory), and the
  * batches models train on.
  */
+import { info } from '../../notebook';
 import * as fs from 'node:fs';
 import { Batch, BatchSampler } from '../../engine/data';
 import { readJson, writeJsonAtomic } from '../../engine/fsutil';
@@ -52,7 +53,7 @@ export function tinyStoriesData(corpus: TinyStoriesConfig['corpus'], seed: numbe
       throw new WraplabError(`corpus.source ${corpus.source}: ${stories.length} stories leave an empty split (test ${split.test.length}, pretrain ${split.pretrain.length}, fine-tune ${split.finetune.length}); the 2% test split needs at least 50 stories`);
     }
     if (process.env.WRAPLAB_QUIET !== '1') {
-      console.error(`wraplab: tinystories corpus ${corpus.source}: ${summary.stories} of ${summary.read} stories, ${summary.labelled} with feature labels (${summary.twist} Twist)${summary.skipped ? `, ${summary.skipped} invalid records skipped` : ''}`);
+      info(`wraplab: tinystories corpus ${corpus.source}: ${summary.stories} of ${summary.read} stories, ${summary.labelled} with feature labels (${summary.twist} Twist)${summary.skipped ? `, ${summary.skipped} invalid records skipped` : ''}`);
     }
   }
   let datasets = ts.buildDatasets(stories);

@@ -3,6 +3,7 @@
  * of stories it writes for prompts that ask for a Twist which a judge finds a Twist in. Two judges: the exact
  * recogniser of the generator's twist structure and a bag-of-words classifier trained on the labelled corpus.
  */
+import { info } from '../../notebook';
 import { batchLoss } from '../../engine/evaluate';
 import { generate } from '../../engine/generate';
 import type { TwistKey } from '../../engine/metrics';
@@ -76,7 +77,7 @@ function realDataJudge(data: TinyStoriesData, seed: number): ts.ClassifierFit {
     throw e;
   }
   if (process.env.WRAPLAB_QUIET !== '1') {
-    console.error(`wraplab: Twist judge (bag-of-words, ${fit.train.size} labelled stories): held-out accuracy ${fit.heldOut.accuracy.toFixed(3)} on ${fit.heldOut.size}, majority baseline ${fit.heldOut.majorityBaseline.toFixed(3)}`);
+    info(`wraplab: Twist judge (bag-of-words, ${fit.train.size} labelled stories): held-out accuracy ${fit.heldOut.accuracy.toFixed(3)} on ${fit.heldOut.size}, majority baseline ${fit.heldOut.majorityBaseline.toFixed(3)}`);
   }
   return fit;
 }

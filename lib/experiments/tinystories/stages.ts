@@ -10,6 +10,7 @@
  * place: the two pretrainings side by side, then the six deletions, then the reFTs and probes.
  * Evaluations during a stage are written to its metrics.jsonl with the metric keys of evaluation.ts.
  */
+import { info } from '../../notebook';
 import type { MetricRow } from '../../engine/metrics';
 import { Rng } from '../../engine/rng';
 import { trainCached, type TrainConfigInput } from '../../engine/train';
@@ -98,7 +99,7 @@ export const tsPretrain = defineStage<PretrainConfig, StorySummary>({
       const stories = c.variant === 'present' ? data.datasets.pretrain : data.datasets.pretrainNoTwist;
       if (data.corpus && process.env.WRAPLAB_QUIET !== '1') {
         const r = contextReport(stories, data, c.contextLength, seed);
-        console.error(`wraplab: tinystories pretraining (${c.variant}) on ${r.stories} real stories: ${r.truncated} (${((100 * r.truncated) / r.stories).toFixed(1)}%) longer than the context of ${c.contextLength} tokens and cut; ${r.tokensPerWord.toFixed(2)} tokens per word, ${(100 * r.spelledRate).toFixed(1)}% of words spelled out in characters (${r.tokenizer} tokenizer, ${r.vocabSize} entries)`);
+        info(`wraplab: tinystories pretraining (${c.variant}) on ${r.stories} real stories: ${r.truncated} (${((100 * r.truncated) / r.stories).toFixed(1)}%) longer than the context of ${c.contextLength} tokens and cut; ${r.tokensPerWord.toFixed(2)} tokens per word, ${(100 * r.spelledRate).toFixed(1)}% of words spelled out in characters (${r.tokenizer} tokenizer, ${r.vocabSize} entries)`);
       }
       // No evaluation here: tsEvaluation judges the model (its config holds the evaluation settings).
       await trainCached({
