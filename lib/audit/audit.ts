@@ -5,8 +5,9 @@
  * settings: a rerun is instant, and a changed capability recomputes only the lines that read it (not the weights).
  */
 import { createHash } from 'node:crypto';
+import type { Batch } from '../engine/data';
 import * as path from 'node:path';
-import { writeFileAtomic, writeJsonAtomic } from '../engine/fsutil';
+import { canonicalJson, writeFileAtomic, writeJsonAtomic } from '../engine/fsutil';
 import { resolveModelConfig, Transformer } from '../engine/model';
 import { Rng } from '../engine/rng';
 import { cachedRun, dataDir, hashConfig } from '../engine/runs';
@@ -96,17 +97,24 @@ export async function taskCapability(spec: string, preset: Preset, n: number, se
   const tracr = await import('../experiments/tracr');
   const task = tracr.task(m[1] as 'counter', preset);
   const samples = tracr.tracrSamples(task, Rng.derive(seed, 'audit-capability', spec), n, 0, 'pt');
-  const T = samples.batch.contextLength;
   const pos = task.readoutIndex + 1;
-  const make = (cls: Int32Array, name: string): CapabilitySet => {
-    const classes = [...new Set(cls)].sort((a, b) => a - b);
-    return {
-      name,
-      examples: samples.inputs.map((_, b) => ({ tokens: Array.from(samples.batch.tokens.subarray(b * T, (b + 1) * T)), targets: [[pos, cls[b]]], label: classes.indexOf(cls[b]) })),
-      labelNames: classes.map((c) => String(task.compiled.outputValues?.[c] ?? c)),
-    };
-  };
+  const make = (cls: Int32Array, name: string) => oneAnswerSet(name, samples.batch, () => pos, cls, (c) => String(task.compiled.outputValues?.[c] ?? c));
   return { pt: make(samples.ptClass, task.operandNames.pt), ft: make(samples.ftClass, task.operandNames.ft), source: { task: spec, preset, n, seed } };
+}
+
+/** A set of one-answer examples from a padded batch: row b's answer `answers[b]` at `position(b)`, labelled by it. */
+function oneAnswerSet(name: string, batch: Batch, position: (b: number) => number, answers: ArrayLike<number>, nameOf: (answer: number) => string): CapabilitySet {
+  const T = batch.contextLength;
+  const classes = [...new Set(Array.from(answers))].sort((a, b) => a - b);
+  return {
+    name,
+    examples: Array.from(answers, (answer, b) => ({
+      tokens: Array.from(batch.tokens.subarray(b * T, (b + 1) * T)),
+      targets: [[position(b), answer] as [number, number]],
+      label: classes.indexOf(answer),
+    })),
+    labelNames: classes.map(nameOf),
+  };
 }
 
 /** PCFG: count a (O_PT) and count b (O_FT) questions on the same plain texts (C_Te = 0), labelled by the count. */
@@ -117,17 +125,7 @@ async function countCapability(preset: Preset, n: number, seed: number): Promise
   const s = Rng.derive(seed, 'audit-capability', 'pcfg').int(0, 2 ** 31);
   const make = (operand: string, name: string): CapabilitySet => {
     const set = pcfg.makeEvalSet(cfg, { family: pcfg.FINETUNE_FAMILY.counter, operand, size: n, seed: s, cTest: 0, correlation: 'counter' });
-    const T = set.batch.contextLength;
-    const classes = [...new Set(set.answers)].sort((a, b) => a - b);
-    return {
-      name,
-      examples: Array.from(set.answers, (answer, b) => ({
-        tokens: Array.from(set.batch.tokens.subarray(b * T, (b + 1) * T)),
-        targets: [[set.queryIndex[b] - b * T, answer] as [number, number]],
-        label: classes.indexOf(answer),
-      })),
-      labelNames: classes.map(String),
-    };
+    return oneAnswerSet(name, set.batch, (b) => set.queryIndex[b] - b * set.batch.contextLength, set.answers, String);
   };
   return { pt: make(pcfg.PRETRAIN_OPERAND, `count ${pcfg.PRETRAIN_OPERAND}`), ft: make(pcfg.FINETUNE_OPERAND, `count ${pcfg.FINETUNE_OPERAND}`), source: { task: 'pcfg:count-a', preset, n, seed } };
 }
@@ -201,9 +199,9 @@ export async function audit(opts: AuditOptions): Promise<AuditOutcome> {
       return r.results.value;
     };
     const roles = [
-      { label: 'base', m: base },
-      { label: 'tuned', m: tuned },
-      { label: control.label, m: control },
+      { role: 'base', label: 'base', m: base },
+      { role: 'tuned', label: 'tuned', m: tuned },
+      { role: 'control', label: control.label, m: control },
     ];
     const behaviour = [];
     for (const { label, m } of roles) {
@@ -215,11 +213,13 @@ export async function audit(opts: AuditOptions): Promise<AuditOutcome> {
     }
     const weights = await part('weights', { base: base.digest, tuned: tuned.digest }, () => ev.weightChange(base.model, tuned.model));
     const labelled = cap.pt.labelNames !== undefined && cap.pt.labelNames.length > 1;
-    const untrained = new Transformer(base.model.config, seed + 7);
-    owned.push(untrained);
+    // The probes' own baseline: the same probe on an untrained model of the same shape (built only if it is needed).
     const probes = labelled
-      ? await part('probes', { models: digests, cap: capKey.pt, seed, steps: settings.probeSteps }, () =>
-          ev.probes([{ label: 'base', model: base.model }, { label: 'tuned', model: tuned.model }, { label: 'untrained', model: untrained }], cap.pt, { seed, steps: settings.probeSteps }))
+      ? await part('probes', { models: digests, cap: capKey.pt, seed, steps: settings.probeSteps }, () => {
+          const untrained = new Transformer(base.model.config, seed + 7);
+          owned.push(untrained);
+          return ev.probes([{ label: 'base', model: base.model }, { label: 'tuned', model: tuned.model }, { label: 'untrained', model: untrained }], cap.pt, { seed, steps: settings.probeSteps });
+        })
       : null;
     const neurons = c.nLayers * c.dMlp;
     const scoring = settings.pruneScoring === 'auto' ? (neurons <= 256 ? 'exact' : 'gradxweight') : settings.pruneScoring;
@@ -235,7 +235,7 @@ export async function audit(opts: AuditOptions): Promise<AuditOutcome> {
       version: 1,
       preset,
       seed,
-      models: roles.map(({ label, m }, i) => ({ role: ['base', 'tuned', 'control'][i], label, source: m.source, digest: m.digest, params: m.model.numParams() })),
+      models: roles.map(({ role, label, m }) => ({ role, label, source: m.source, digest: m.digest, params: m.model.numParams() })),
       capability: { pt: cap.pt.name, ft: cap.ft?.name ?? null, examples: cap.pt.examples.length, labelled, source: cap.source },
       thresholds,
       settings,
@@ -255,8 +255,8 @@ export async function audit(opts: AuditOptions): Promise<AuditOutcome> {
 }
 
 function checkSameShape(a: AuditModel, b: AuditModel): void {
-  const ca = JSON.stringify(a.model.config);
-  const cb = JSON.stringify(b.model.config);
+  const ca = canonicalJson(a.model.config);
+  const cb = canonicalJson(b.model.config);
   if (ca !== cb) throw new CapabilityError(`${b.label} (${b.source}) has a different architecture from ${a.label} (${a.source}); an audit compares models of one shape (${ca} vs ${cb})`);
 }
 

@@ -34,7 +34,8 @@ export interface Capability {
   pt: CapabilitySet;
   /** The fine-tuned behaviour O_FT, if given (its accuracy is followed while pruning). */
   ft?: CapabilitySet;
-  /** Where it came from (a file path with its size and mtime, or the generator and its settings): part of cache keys. */
+  /** Where it came from (a file path with its size and mtime, or the generator and its settings), recorded in
+   *  audit.json; cache keys use a digest of the examples themselves. */
   source: unknown;
 }
 

@@ -3,8 +3,10 @@
  *   behaviour   accuracy and loss on O_PT / O_FT (intervals over examples)
  *   weights     per matrix: relative norm of ΔW = tuned - base, its effective rank, where the change sits
  *   probes      per block: is O_PT's label linearly readable (beside majority and untrained-model baselines)?
- *   pruning     greedy removal of the MLP neurons that most lower the tuned model's O_PT loss: does O_PT return?
- *   patching    the tuned model with one component's output taken from the base model: which restore O_PT?
+ *   pruning     greedy removal of the neurons, heads or single weights that most lower the tuned model's O_PT
+ *               loss: does O_PT return?
+ *   patching    the tuned model with one component's (block part's, head's) output from the base model: which
+ *               restore O_PT?
  *   reft        steps for the tuned model to regain O_PT by fine-tuning, against a control that never had it
  */
 import * as tf from '@tensorflow/tfjs';
@@ -12,8 +14,8 @@ import { SingularValueDecomposition, Matrix } from 'ml-matrix';
 import { extractFeatures, trainProbe } from '../analysis/probe';
 import { allMatrices, mlpOutputs, pruneSweep } from '../analysis/prune';
 import { bootstrapMean, wilson, type Estimate } from '../analysis/stats';
-import type { BatchSampler } from '../engine/data';
-import { actName, layerNames, parseActName, resolveModelConfig, type Hook, type Transformer } from '../engine/model';
+import { weightedSpan, type BatchSampler } from '../engine/data';
+import { actName, layerNames, resolveModelConfig, type Hook, type Transformer } from '../engine/model';
 import { Rng } from '../engine/rng';
 import { train } from '../engine/train';
 import { chunks, toBatch, type CapabilityExample, type CapabilitySet } from './capability';
@@ -34,12 +36,16 @@ export function scoreExamples(
   let offset = 0;
   for (const part of chunks(examples, CHUNK)) {
     const batch = toBatch(part);
+    // Logits only over the positions that hold targets, as the engine's loss does.
+    const span = weightedSpan(batch);
+    const start = span?.start ?? 0;
+    const width = (span?.end ?? batch.contextLength) - start;
     const flat: number[] = [];
     const owner: number[] = [];
     const wanted: number[] = [];
     part.forEach((e, b) => {
       for (const [p, t] of e.targets) {
-        flat.push(b * batch.contextLength + p);
+        flat.push(b * width + p - start);
         owner.push(b);
         wanted.push(t);
       }
@@ -50,7 +56,7 @@ export function scoreExamples(
     try {
       const out = tf.tidy(() => {
         const tokens = tf.tensor2d(batch.tokens, [batch.batchSize, batch.contextLength], 'int32');
-        const { logits } = model.forward(tokens, { masks: opts.masks, hooks: patch?.hooks });
+        const { logits } = model.forward(tokens, { masks: opts.masks, hooks: patch?.hooks, logitSpan: span });
         const rows = tf.gather(tf.reshape(logits, [-1, logits.shape[2]]), tf.tensor1d(flat, 'int32'));
         return tf.logSoftmax(rows);
       });
@@ -165,10 +171,10 @@ export function weightChange(base: Transformer, tuned: Transformer): WeightChang
       energy += x * x;
       rank90++;
     }
-    const act = parseActName(spec.name.replace(/\.(attn|mlp)\..*$/, '.resid_pre'));
+    const block = /^blocks\.(\d+)\./.exec(spec.name);
     matrices.push({
       param: spec.name,
-      layer: act ? act.layer : null,
+      layer: block ? Number(block[1]) : null,
       part: partOf(spec.name),
       shape: spec.shape,
       relativeNorm: bn > 0 ? Math.sqrt(dn / bn) : Math.sqrt(dn),

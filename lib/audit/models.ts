@@ -40,7 +40,7 @@ export function auditModel(label: string, source: string, model: Transformer, to
 }
 
 const PCFG_REF = /^pcfg:(?:(L|M|H)(?::ft=(L|M|S)(?::ctr=([0-9.]+))?)?|(scratch))$/;
-const TINYSTORIES_REF = /^tinystories:(present|absent|deleted):?(F|F\+R|F\+MM)?:?(S|M)?$/;
+const TINYSTORIES_REF = /^tinystories:(?:(present|absent)|deleted:(F|F\+R|F\+MM):(S|M))$/;
 const TRACR_REF = /^tracr:(counter|max-identifier)(?::(ft=(S|M|L|VS)(?::ctr=([0-9.]+))?|ft-program))?$/;
 
 export async function loadAuditModel(label: string, source: string, preset: Preset): Promise<AuditModel> {
@@ -74,7 +74,7 @@ export async function loadAuditModel(label: string, source: string, preset: Pres
     const m = TINYSTORIES_REF.exec(source);
     if (!m) throw new AuditModelError(`${label} ${source}: unknown testbed model; use tinystories:present, tinystories:absent or tinystories:deleted:<F|F+R|F+MM>:<S|M>`);
     const { load } = await import('../experiments/tinystories/load');
-    const spec = m[1] === 'deleted' ? { model: 'deleted' as const, protocol: m[2] as 'F', lr: m[3] as 'S' } : { model: m[1] as 'present' };
+    const spec = m[2] ? { model: 'deleted' as const, protocol: m[2] as 'F', lr: m[3] as 'S' } : { model: m[1] as 'present' };
     const loaded = await load({ ...spec, preset });
     return auditModel(label, source, loaded.model, { encode: (t) => loaded.tokenizer.encode(t) });
   }

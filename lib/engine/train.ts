@@ -197,7 +197,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         loss = out.loss;
         if (!Number.isFinite(loss)) throw new WraplabError(`${label}: loss became ${loss} at step ${step + 1} (lr ${lr}); lower the learning rate`);
         opts.onStep?.(step + 1, loss);
-        heartbeatLocks(); // timers cannot fire inside this synchronous loop
+        heartbeatLocks(); // timers fire only at the loop's yields (every ~100 ms), so locks are refreshed here
         const done = step + 1;
         const isEval = opts.evaluate && ((cfg.evalEvery > 0 && done % cfg.evalEvery === 0) || done === cfg.steps);
         const isLog = done % cfg.logEvery === 0 || done === cfg.steps;
