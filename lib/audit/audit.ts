@@ -14,7 +14,7 @@ import { cachedRun, dataDir, hashConfig } from '../engine/runs';
 import { initBackend } from '../engine/backend';
 import { info } from '../notebook';
 import { parsePreset, type Preset } from '../experiments/define';
-import { CapabilityError, checkFits, fileIdentity, readCapabilityFile, type Capability, type CapabilitySet } from './capability';
+import { CapabilityError, checkFits, fileIdentity, readCapabilityFile, type Capability, type CapabilitySet, type JudgedBehaviour } from './capability';
 import * as ev from './evidence';
 import { loadAuditModel, type AuditModel } from './models';
 import { auditReportHtml } from './report';
@@ -72,7 +72,8 @@ export interface AuditResult {
     probes: ev.Probes | null;
     pruning: ev.Pruning;
     patching: ev.Patching;
-    reft: { target: number; control: string; curves: ev.ReftCurve[] };
+    /** `measure`: what the curves and the target are (O_PT accuracy, or the judged behaviour's rate). */
+    reft: { measure: string; target: number; control: string; curves: ev.ReftCurve[] };
   };
   verdict: Verdict;
 }
@@ -138,7 +139,10 @@ async function twistCapability(preset: Preset, n: number, seed: number): Promise
   const T = cfg.contextLength;
   // Held-out Twist stories, then the fine-tuning split's (the reFT set): neither the pretraining nor a deletion
   // fine-tune trained on them.
-  const stories = [...data.datasets.test.twist, ...data.datasets.recovery].slice(0, n);
+  // The last held-out Twist stories are the judged prompts and stay out of the examples (reFT trains on them).
+  const twists = data.datasets.test.twist;
+  const promptStories = twists.slice(Math.max(0, twists.length - cfg.evaluation.prompts)).reverse();
+  const stories = [...twists.slice(0, twists.length - promptStories.length), ...data.datasets.recovery].slice(0, n);
   if (stories.length < 8) throw new CapabilityError(`tinystories:twist: only ${stories.length} Twist stories outside the pretraining split at preset ${preset}; the audit needs at least 8`);
   const examples = stories.map((story, i) => {
     const full = tst.encodeExample(story, data.tokenizer, Rng.derive(seed, 'audit-twist', i), 'full', true).slice(0, T + 1);
@@ -148,7 +152,21 @@ async function twistCapability(preset: Preset, n: number, seed: number): Promise
     for (let t = start - 1; t < full.length - 1; t++) targets.push([t, full[t + 1]]);
     return { tokens: full.slice(0, -1), targets };
   });
-  return { pt: { name: 'write a Twist story (held-out Twist stories, teacher-forced)', examples }, source: { task: 'tinystories:twist', preset, n, seed } };
+  // Teacher-forced accuracy hardly sees a deleted Twist (a few words of a story), so the headline is the Twist
+  // rate of stories sampled from held-out Twist prompts, decided by the testbed's judge (as in its own reFT).
+  const env = { corpus: cfg.corpus, contextLength: T, evaluation: cfg.evaluation };
+  const judgeName = tst.twistRateJudge(env, data);
+  const judge = judgeName === 'exact' ? new tst.ExactTwistJudge() : tst.classifierJudge(data, cfg.corpus, seed);
+  const judged: JudgedBehaviour = {
+    name: `Twist rate (${judgeName} judge, ${promptStories.length} sampled stories)`,
+    prompts: promptStories.map((s, i) => tst.encodePrompt(s, data.tokenizer, Rng.derive(seed, 'audit-twist-prompt', i))),
+    maxNewTokens: cfg.evaluation.maxNewTokens,
+    temperature: cfg.evaluation.temperature,
+    stopId: data.tokenizer.eosId,
+    judge: (completion) => judge.judge(data.tokenizer.decode(completion).trim()),
+    judgeKey: { judge: judgeName, corpus: cfg.corpus, seed },
+  };
+  return { pt: { name: 'write a Twist story (held-out Twist stories, teacher-forced)', examples, judged }, source: { task: 'tinystories:twist', preset, n, seed } };
 }
 
 const digestOf = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 16);
@@ -191,7 +209,7 @@ export async function audit(opts: AuditOptions): Promise<AuditOutcome> {
     const digests = { base: base.digest, tuned: tuned.digest, control: control.digest };
     // One cached part per line of evidence, keyed by what it reads.
     const part = async <T>(name: string, key: unknown, compute: () => T | Promise<T>): Promise<T> => {
-      const r = await cachedRun({ stage: `audit-${name}`, version: 4, ...(key as object) }, async () => {
+      const r = await cachedRun({ stage: `audit-${name}`, version: 5, ...(key as object) }, async () => {
         log(`${name}…`);
         return { value: await compute() };
       }, { root: path.join(dataDir(), 'audit-cache'), force: opts.force });
@@ -226,11 +244,11 @@ export async function audit(opts: AuditOptions): Promise<AuditOutcome> {
     const pruning = await part('pruning', { tuned: tuned.digest, cap: capKey, units: settings.pruneUnits, scoring }, () =>
       ev.pruning(tuned.model, cap.pt, cap.ft, { maxUnits: settings.pruneUnits, scoring, seed }));
     const patching = await part('patching', { base: base.digest, tuned: tuned.digest, cap: capKey.pt, seed }, () => ev.patching(base.model, tuned.model, cap.pt, seed));
-    const baseAcc = behaviour[0].pt.accuracy.value;
-    const target = thresholds.targetShareOfBase * baseAcc;
+    const measure = cap.pt.judged?.name ?? 'O_PT accuracy';
+    const target = thresholds.targetShareOfBase * ev.headline(behaviour[0].pt).value;
     const curves = await part('reft', { tuned: tuned.digest, control: control.digest, cap: capKey.pt, reft: settings.reft, target }, () =>
       ev.reverseFinetune([{ label: 'tuned', model: tuned.model }, { label: control.label, model: control.model }], cap.pt, { ...settings.reft, target }, log));
-    const verdict = decide({ base: behaviour[0].pt, tuned: behaviour[1].pt, pruning, probes, reft: curves, reftBudget: settings.reft.steps, target, controlLabel: control.label }, thresholds);
+    const verdict = decide({ base: behaviour[0].pt, tuned: behaviour[1].pt, pruning, probes, reft: curves, reftBudget: settings.reft.steps, target, controlLabel: control.label, measure }, thresholds);
     const result: AuditResult = {
       version: 1,
       preset,
@@ -239,7 +257,7 @@ export async function audit(opts: AuditOptions): Promise<AuditOutcome> {
       capability: { pt: cap.pt.name, ft: cap.ft?.name ?? null, examples: cap.pt.examples.length, labelled, source: cap.source },
       thresholds,
       settings,
-      evidence: { behaviour, weights, probes, pruning, patching, reft: { target, control: control.label, curves } },
+      evidence: { behaviour, weights, probes, pruning, patching, reft: { measure, target, control: control.label, curves } },
       verdict,
     };
     const dir = opts.out ?? path.join(dataDir(), 'audits', hashConfig({ digests, cap: capKey, preset, seed, thresholds }));

@@ -27,6 +27,24 @@ export interface CapabilitySet {
   examples: CapabilityExample[];
   /** Names of the class ids, where the examples carry labels. */
   labelNames?: string[];
+  /** A judged behaviour, where the capability shows in what the model writes rather than in its next-token
+   *  accuracy (a Twist is a few words in a long story): behaviour, pruning and reFT then measure its rate. */
+  judged?: JudgedBehaviour;
+}
+
+/** A behaviour decided by a judge on sampled continuations, e.g. "the story has a Twist". */
+export interface JudgedBehaviour {
+  /** What the judge decides, e.g. "Twist rate (classifier judge)". */
+  name: string;
+  prompts: number[][];
+  maxNewTokens: number;
+  temperature: number;
+  /** Sampling stops after this id (e.g. EOS). */
+  stopId?: number;
+  /** Whether one sampled continuation (its new tokens) shows the capability. */
+  judge: (completion: number[]) => boolean;
+  /** The judge's identity for cache keys (a function has none of its own). */
+  judgeKey: unknown;
 }
 
 export interface Capability {

@@ -15,10 +15,11 @@ import { extractFeatures, trainProbe } from '../analysis/probe';
 import { allMatrices, mlpOutputs, pruneSweep } from '../analysis/prune';
 import { bootstrapMean, wilson, type Estimate } from '../analysis/stats';
 import { weightedSpan, type BatchSampler } from '../engine/data';
+import { generate } from '../engine/generate';
 import { actName, layerNames, resolveModelConfig, type Hook, type Transformer } from '../engine/model';
 import { Rng } from '../engine/rng';
 import { train } from '../engine/train';
-import { chunks, toBatch, type CapabilityExample, type CapabilitySet } from './capability';
+import { chunks, toBatch, type CapabilityExample, type CapabilitySet, type JudgedBehaviour } from './capability';
 
 const CHUNK = 32;
 
@@ -97,15 +98,31 @@ export function accuracyOf(correct: Float64Array, seed: number): Estimate {
   return binary ? wilson(k, correct.length) : bootstrapMean(correct, { seed });
 }
 
+/**
+ * The share of the judged prompts whose sampled continuation the judge accepts (Wilson interval). The same seed
+ * samples every model, so differences come from the models, not the dice; masks sample a pruned model as itself.
+ */
+export function judgedRate(model: Transformer, j: JudgedBehaviour, seed: number, masks?: Record<string, tf.Tensor>): Estimate {
+  const out = generate(model, j.prompts, { maxNewTokens: j.maxNewTokens, temperature: j.temperature, stopId: j.stopId, seed: Rng.derive(seed, 'audit-judged').int(0, 2 ** 31), forward: masks ? { masks } : undefined });
+  return wilson(out.filter((c) => j.judge(c)).length, out.length);
+}
+
 export interface Behaviour {
   accuracy: Estimate;
   loss: Estimate;
+  /** The judged behaviour's rate, where the capability has one. */
+  rate?: Estimate;
 }
 
 export function behaviour(model: Transformer, set: CapabilitySet, seed: number): Behaviour {
   const { correct, loss } = scoreExamples(model, set.examples);
-  return { accuracy: accuracyOf(correct, seed), loss: bootstrapMean(loss, { seed }) };
+  const out: Behaviour = { accuracy: accuracyOf(correct, seed), loss: bootstrapMean(loss, { seed }) };
+  if (set.judged) out.rate = judgedRate(model, set.judged, seed);
+  return out;
 }
+
+/** The number an audit follows for O_PT: the judged rate where there is one, else the accuracy. */
+export const headline = (b: { accuracy: Estimate; rate?: Estimate }): Estimate => b.rate ?? b.accuracy;
 
 // ---------------------------------------------------------------------------------------------------- weights
 
@@ -252,6 +269,8 @@ export interface PruneRow {
   unit: string | null;
   pt: Estimate;
   ft: Estimate | null;
+  /** O_PT's judged rate after these removals, where the capability has one. */
+  rate?: Estimate;
 }
 
 export type UnitKind = 'neurons' | 'heads' | 'weights';
@@ -280,13 +299,13 @@ export function pruning(tuned: Transformer, pt: CapabilitySet, ft: CapabilitySet
   const evaluate = (masks: Record<string, tf.Tensor>) => ({
     pt: acc(scoreExamples(tuned, evalPt, { masks }).correct),
     ft: evalFt ? acc(scoreExamples(tuned, evalFt, { masks }).correct) : null,
+    ...(pt.judged ? { rate: judgedRate(tuned, pt.judged, opts.seed, masks) } : {}),
   });
   const sweep = (granularity: 'row' | 'weight', params: string[], scoring: 'gradxweight' | 'exact'): PruneRow[] =>
     pruneSweep(tuned, { spec: { granularity, params }, maxUnits: opts.maxUnits, scoringBatches, iterative: true, scoring, evaluate }).map((st) => ({
       k: st.k,
       unit: st.unit ? `${st.unit.param}[${granularity === 'row' ? st.unit.index : `#${st.unit.index}`}]` : null,
-      pt: st.metrics.pt,
-      ft: st.metrics.ft,
+      ...st.metrics,
     }));
   const answers = new Map<string, number>();
   for (const e of evalPt) {
@@ -304,7 +323,7 @@ export function pruning(tuned: Transformer, pt: CapabilitySet, ft: CapabilitySet
 }
 
 /** Greedy exact head pruning: each step removes the head (a zero mask on blocks.i.attn.z) that most lowers the loss. */
-function headSweep(model: Transformer, scoringEx: CapabilityExample[], maxUnits: number, evaluate: (masks: Record<string, tf.Tensor>) => { pt: Estimate; ft: Estimate | null }): PruneRow[] {
+function headSweep(model: Transformer, scoringEx: CapabilityExample[], maxUnits: number, evaluate: (masks: Record<string, tf.Tensor>) => { pt: Estimate; ft: Estimate | null; rate?: Estimate }): PruneRow[] {
   const { nLayers, nHeads } = resolveModelConfig(model.config);
   const pruned = new Set<string>();
   const withMasks = <T>(set: Set<string>, f: (masks: Record<string, tf.Tensor>) => T): T => {
@@ -407,8 +426,9 @@ export interface ReftCurve {
   model: string;
   seed: number;
   steps: number[];
-  accuracy: number[];
-  /** First evaluated step whose O_PT accuracy reaches the target; null if never within the budget. */
+  /** O_PT's headline number at each step: the judged rate where the capability has one, else the accuracy. */
+  score: number[];
+  /** First evaluated step whose score reaches the target; null if never within the budget. */
   stepsToTarget: number | null;
 }
 
@@ -417,12 +437,15 @@ export interface ReftOptions {
   batchSize: number;
   lr: number;
   seeds: number[];
-  /** O_PT accuracy that counts as regained. */
+  /** O_PT score (judged rate or accuracy) that counts as regained. */
   target: number;
   evalSteps: number[];
 }
 
-/** Fine-tunes a copy of each model on the O_PT training half and follows its accuracy on the other half. */
+/**
+ * Fine-tunes a copy of each model on the O_PT training half and follows its accuracy on the other half (or, for
+ * a judged capability, the judged rate on its prompts).
+ */
 export async function reverseFinetune(models: { label: string; model: Transformer }[], pt: CapabilitySet, opts: ReftOptions, onProgress?: (s: string) => void): Promise<ReftCurve[]> {
   const half = Math.ceil(pt.examples.length / 2);
   const trainEx = pt.examples.slice(0, half);
@@ -437,11 +460,12 @@ export async function reverseFinetune(models: { label: string; model: Transforme
           return toBatch(Array.from({ length: batchSize }, () => trainEx[rng.int(0, trainEx.length)]));
         };
         const steps: number[] = [];
-        const accuracy: number[] = [];
+        const score: number[] = [];
         const measure = (m: Transformer, step: number) => {
-          const { correct } = scoreExamples(m, evalEx);
           steps.push(step);
-          accuracy.push(correct.reduce((a, b) => a + b, 0) / correct.length);
+          if (pt.judged) return void score.push(judgedRate(m, pt.judged, seed).value);
+          const { correct } = scoreExamples(m, evalEx);
+          score.push(correct.reduce((a, b) => a + b, 0) / correct.length);
         };
         measure(copy, 0);
         const evalAt = new Set(opts.evalSteps);
@@ -455,8 +479,8 @@ export async function reverseFinetune(models: { label: string; model: Transforme
           },
         });
         if (steps.at(-1) !== opts.steps) measure(copy, opts.steps);
-        const hit = accuracy.findIndex((a) => a >= opts.target);
-        curves.push({ model: label, seed, steps, accuracy, stepsToTarget: hit >= 0 ? steps[hit] : null });
+        const hit = score.findIndex((a) => a >= opts.target);
+        curves.push({ model: label, seed, steps, score, stepsToTarget: hit >= 0 ? steps[hit] : null });
         onProgress?.(`reFT ${label} seed ${seed}: ${hit >= 0 ? `reached ${opts.target.toFixed(2)} at step ${steps[hit]}` : `below ${opts.target.toFixed(2)} after ${opts.steps} steps`}`);
       } finally {
         copy.dispose();

@@ -17,14 +17,16 @@ function table(head: string[], rows: string[][]): string {
 /** The report's figures: pure functions of the audit result. */
 export function auditFigures(r: AuditResult): { id: string; title: string; figure: Figure }[] {
   const e = r.evidence;
+  const judged = e.behaviour[0].pt.rate !== undefined;
   const figs: { id: string; title: string; figure: Figure }[] = [];
   figs.push({
     id: 'behaviour',
-    title: 'Behaviour: O_PT (and O_FT) accuracy per model, 95% Wilson intervals',
+    title: `Behaviour: O_PT (and O_FT) accuracy${judged ? ' and the judged rate' : ''} per model, 95% intervals`,
     figure: {
       data: [
         { type: 'bar', name: `O_PT: ${r.capability.pt}`, x: e.behaviour.map((b) => b.model), y: e.behaviour.map((b) => b.pt.accuracy.value), error_y: errorY(e.behaviour.map((b) => b.pt.accuracy)), hovertemplate: '%{x}: %{y:.1%}<extra>O_PT</extra>' },
         ...(r.capability.ft ? [{ type: 'bar', name: `O_FT: ${r.capability.ft}`, x: e.behaviour.map((b) => b.model), y: e.behaviour.map((b) => b.ft!.accuracy.value), error_y: errorY(e.behaviour.map((b) => b.ft!.accuracy)), hovertemplate: '%{x}: %{y:.1%}<extra>O_FT</extra>' }] : []),
+        ...(judged ? [{ type: 'bar', name: e.reft.measure, x: e.behaviour.map((b) => b.model), y: e.behaviour.map((b) => b.pt.rate!.value), error_y: errorY(e.behaviour.map((b) => b.pt.rate!)), hovertemplate: '%{x}: %{y:.1%}<extra>judged</extra>' }] : []),
       ],
       layout: { barmode: 'group', yaxis: { title: { text: 'accuracy' }, range: [0, 1.05], tickformat: '.0%' } },
     },
@@ -63,6 +65,7 @@ export function auditFigures(r: AuditResult): { id: string; title: string; figur
       data: [
         ...kinds.map(([kind, rows]) => ({ type: 'scatter', mode: 'lines+markers', name: `O_PT, ${kind}`, x: rows.map((p) => p.k), y: rows.map((p) => p.pt.value), error_y: errorY(rows.map((p) => p.pt)), text: rows.map((p) => p.unit ?? 'none'), hovertemplate: `k=%{x} (%{text}): %{y:.1%}<extra>O_PT, ${kind}</extra>` })),
         ...kinds.filter(([, rows]) => rows[0].ft).map(([kind, rows]) => ({ type: 'scatter', mode: 'lines', line: { dash: 'dash' }, name: `O_FT, ${kind}`, x: rows.map((p) => p.k), y: rows.map((p) => p.ft!.value), hovertemplate: `k=%{x}: %{y:.1%}<extra>O_FT, ${kind}</extra>` })),
+        ...(judged ? kinds.map(([kind, rows]) => ({ type: 'scatter', mode: 'lines+markers', line: { dash: 'dashdot' }, name: `judged rate, ${kind}`, x: rows.map((p) => p.k), y: rows.map((p) => p.rate!.value), error_y: errorY(rows.map((p) => p.rate!)), hovertemplate: `k=%{x}: %{y:.1%}<extra>judged rate, ${kind}</extra>` })) : []),
         { type: 'scatter', mode: 'lines', name: 'one constant answer', x: [0, kMax], y: [e.pruning.chance, e.pruning.chance], line: { dash: 'dot', color: 'grey' }, hovertemplate: 'constant answer: %{y:.1%}<extra></extra>' },
       ],
       layout: { xaxis: { title: { text: 'units pruned' }, dtick: 1 }, yaxis: { title: { text: 'accuracy' }, range: [0, 1.05], tickformat: '.0%' } },
@@ -85,10 +88,10 @@ export function auditFigures(r: AuditResult): { id: string; title: string; figur
     title: `Reverse fine-tuning on O_PT: the tuned model against ${e.reft.control} (target ${pct(e.reft.target)})`,
     figure: {
       data: [
-        ...e.reft.curves.map((c) => ({ type: 'scatter', mode: 'lines+markers', name: `${c.model} (seed ${c.seed})`, x: c.steps.map((s) => Math.max(s, 0.5)), y: c.accuracy, hovertemplate: 'step %{x}: %{y:.1%}<extra>' + c.model + '</extra>' })),
+        ...e.reft.curves.map((c) => ({ type: 'scatter', mode: 'lines+markers', name: `${c.model} (seed ${c.seed})`, x: c.steps.map((s) => Math.max(s, 0.5)), y: c.score, hovertemplate: 'step %{x}: %{y:.1%}<extra>' + c.model + '</extra>' })),
         { type: 'scatter', mode: 'lines', name: 'target', x: [0.5, r.settings.reft.steps], y: [e.reft.target, e.reft.target], line: { dash: 'dot', color: 'grey' }, hoverinfo: 'skip' },
       ],
-      layout: { xaxis: { title: { text: 'reFT step (log axis; step 0 drawn at 0.5)' }, type: 'log', tickvals: [0.5, ...r.settings.reft.evalSteps], ticktext: ['0', ...r.settings.reft.evalSteps.map(String)] }, yaxis: { title: { text: 'O_PT accuracy' }, range: [0, 1.05], tickformat: '.0%' } },
+      layout: { xaxis: { title: { text: 'reFT step (log axis; step 0 drawn at 0.5)' }, type: 'log', tickvals: [0.5, ...r.settings.reft.evalSteps], ticktext: ['0', ...r.settings.reft.evalSteps.map(String)] }, yaxis: { title: { text: e.reft.measure }, range: [0, 1.05], tickformat: '.0%' } },
     },
   });
   return figs;
@@ -100,7 +103,11 @@ export function auditReportHtml(r: AuditResult): string {
   const sections = figs.map((f, i) => `<h2>${esc(f.title)}</h2><div id="fig${i}" class="fig"></div>`);
   const scripts = figs.map((f, i) => `Plotly.newPlot('fig${i}', ${JSON.stringify(f.figure.data).replace(/</g, '\\u003c')}, ${JSON.stringify({ margin: { t: 20 }, height: 420, ...f.figure.layout }).replace(/</g, '\\u003c')}, {responsive: true});`);
   const models = table(['role', 'label', 'source', 'parameters', 'weights sha256'], r.models.map((m) => [m.role, esc(m.label), esc(m.source), String(m.params), `<code>${m.digest.slice(0, 12)}</code>`]));
-  const behaviour = table(['model', 'O_PT accuracy', 'O_PT loss', 'O_FT accuracy'], e.behaviour.map((b) => [esc(b.model), ci(b.pt.accuracy), `${b.pt.loss.value.toFixed(3)} <small>[${b.pt.loss.lo.toFixed(3)}, ${b.pt.loss.hi.toFixed(3)}]</small>`, b.ft ? ci(b.ft.accuracy) : '–']));
+  const judged = e.behaviour[0].pt.rate !== undefined;
+  const behaviour = table(
+    ['model', 'O_PT accuracy', 'O_PT loss', 'O_FT accuracy', ...(judged ? [esc(e.reft.measure)] : [])],
+    e.behaviour.map((b) => [esc(b.model), ci(b.pt.accuracy), `${b.pt.loss.value.toFixed(3)} <small>[${b.pt.loss.lo.toFixed(3)}, ${b.pt.loss.hi.toFixed(3)}]</small>`, b.ft ? ci(b.ft.accuracy) : '–', ...(judged ? [ci(b.pt.rate!)] : [])]),
+  );
   const weights = table(['matrix', 'shape', '‖ΔW‖/‖W‖', 'effective rank', 'rank (90% energy)'], e.weights.matrices.map((m) => [m.param, m.shape.join('×'), m.relativeNorm.toPrecision(3), m.effectiveRank.toFixed(2), String(m.rank90)]));
   const patch = table(['component from base', 'O_PT accuracy', 'share of the gap restored'], e.patching.rows.map((p) => [p.component, ci(p.accuracy), p.restored === null ? '–' : pct(p.restored)]));
   const reft = table(['model', 'seed', 'steps to target'], e.reft.curves.map((c) => [esc(c.model), String(c.seed), c.stepsToTarget === null ? `not within ${r.settings.reft.steps}` : String(c.stepsToTarget)]));

@@ -110,7 +110,7 @@ test('the verdict needs two lines of evidence and beats the baselines', () => {
   const e = (value: number, half = 0.05) => ({ value, lo: value - half, hi: value + half, n: 100 });
   const behaviour = (acc: number) => ({ accuracy: e(acc), loss: e(1) });
   const probes = (tuned: number) => ({ layers: ['b0', 'b1'], classes: 3, majority: 0.4, lines: [{ model: 'base', accuracy: [e(0.9), e(0.9)] }, { model: 'tuned', accuracy: [e(0.4), e(tuned)] }, { model: 'untrained', accuracy: [e(0.4), e(0.4)] }] });
-  const reft = (tuned: number | null, control: number | null) => [{ model: 'tuned', seed: 0, steps: [], accuracy: [], stepsToTarget: tuned }, { model: 'control', seed: 0, steps: [], accuracy: [], stepsToTarget: control }];
+  const reft = (tuned: number | null, control: number | null) => [{ model: 'tuned', seed: 0, steps: [], score: [], stepsToTarget: tuned }, { model: 'control', seed: 0, steps: [], score: [], stepsToTarget: control }];
   const pruning = (best: number, chance = 0.3) => {
     const none = [{ k: 0, unit: null, pt: e(0.1), ft: null }];
     // The best sweep decides, whichever kind of unit it removes.
@@ -167,8 +167,15 @@ test('TinyStories at smoke: testbed model names, the Twist capability (teacher-f
   assert.ok(res.verdict.reasons.some((x) => /no labels, so no probe was trained/.test(x)));
   // Teacher-forced token accuracy is a share per story, so its interval is a bootstrap, strictly inside [0, 1].
   for (const b of res.evidence.behaviour) assert.ok(b.pt.accuracy.value > 0 && b.pt.accuracy.value < 1 && b.pt.accuracy.lo < b.pt.accuracy.value);
+  // The headline is the judged Twist rate of sampled stories (a count of judged samples: a Wilson interval), and
+  // every check names it; pruning rows and reFT curves follow it too.
+  assert.match(res.evidence.reft.measure, /^Twist rate \((exact|classifier) judge, \d+ sampled stories\)$/);
+  for (const b of res.evidence.behaviour) assert.ok(b.pt.rate && b.pt.rate.n > 0 && b.pt.rate.lo <= b.pt.rate.value && b.pt.rate.value <= b.pt.rate.hi);
+  assert.ok(res.verdict.reasons.some((x) => x.startsWith(`behaviour: ${res.evidence.reft.measure} base`)));
+  for (const rows of Object.values(res.evidence.pruning.sweeps)) assert.ok(rows.every((row) => row.rate !== undefined));
   assert.equal(res.evidence.reft.control, 'control');
   assert.equal(res.evidence.reft.curves.length, 2 * res.settings.reft.seeds.length);
+  for (const c of res.evidence.reft.curves) assert.ok(c.score.every((x) => x >= 0 && x <= 1) && c.score.length === c.steps.length);
   assert.equal(res.evidence.patching.rows.length, 2 * 2 + 2 * 2, 'attention and MLP of both blocks, then each of their 2 heads');
 });
 

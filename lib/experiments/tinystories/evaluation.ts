@@ -83,7 +83,7 @@ function realDataJudge(data: TinyStoriesData, seed: number): ts.ClassifierFit {
 }
 
 /** Which judge gives twist.rate: the configured one, except that real stories are always judged by the classifier. */
-function twistRateJudge(env: EvaluationEnv, data: TinyStoriesData): JudgeRecord['twistRate'] {
+export function twistRateJudge(env: EvaluationEnv, data: TinyStoriesData): JudgeRecord['twistRate'] {
   return env.evaluation.judge === 'exact' && !data.corpus ? 'exact' : 'classifier';
 }
 

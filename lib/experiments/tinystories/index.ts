@@ -10,7 +10,7 @@ export { contextReport, corpusRecord, corpusStories, requireTwistLabels, tokeniz
 export type { CorpusRecord, TinyStoriesData } from './data';
 export { compareTokenizers } from './tokenizers';
 export type { CompareTokenizersOptions, TokenizerComparisonRow } from './tokenizers';
-export { TWIST_KEYS, classifierJudge, judgeRecord, makeTwistEvaluator, sampleStories, twistEvaluationOf } from './evaluation';
+export { TWIST_KEYS, classifierJudge, judgeRecord, makeTwistEvaluator, sampleStories, twistEvaluationOf, twistRateJudge } from './evaluation';
 export type { JudgeRecord } from './evaluation';
 export type { EvaluationEnv, TwistEvaluation } from './evaluation';
 export { deleteConfig, deletionSet, evalNode, modelNode, pretrainConfig, reftConfig, reftLabel, tsDelete, tsEvaluation, tsPretrain, tsReft } from './stages';
