@@ -61,13 +61,14 @@ export function buildCli(): Command {
     .option('-p, --preset <preset>', `one of ${PRESETS.join(', ')}`)
     .option('-s, --seed <n>', 'seed', '0')
     .option('--only <pattern>', 'figure-set id, group (engine|pcfg|tracr|tinystories) or glob')
-    .option('-o, --out <dir>', 'output folder (default figures/ for laptop, data/figures/<preset>/ otherwise)')
+    .option('-o, --out <dir>', 'output folder (default figures/ for laptop, $WRAPLAB_DATA/figures/<preset>/ otherwise)')
     .option('--no-images', 'skip PNG/SVG (no Chromium needed)')
+    .addOption(new Option('--html <mode>', 'HTML figures: shared (one plotly.min.js beside them) or standalone (inlined)').choices(['shared', 'standalone']).default('shared'))
     .option('-j, --jobs <n>', 'worker processes for the runs (default $WRAPLAB_JOBS or the number of cores)')
-    .action(async (o: { preset?: string; seed: string; only?: string; out?: string; images: boolean; jobs?: string }) => {
+    .action(async (o: { preset?: string; seed: string; only?: string; out?: string; images: boolean; html: 'shared' | 'standalone'; jobs?: string }) => {
       if (o.jobs !== undefined && !/^[1-9]\d*$/.test(o.jobs)) throw new UsageError(`--jobs must be a positive integer, got "${o.jobs}"`);
       const jobs = o.jobs === undefined ? defaultJobs() : Number(o.jobs);
-      const written = await generateFigures({ preset: parsePreset(o.preset), seed: parseSeed(o.seed), only: o.only, outDir: o.out, images: o.images, jobs, log: (s) => console.error(s) });
+      const written = await generateFigures({ preset: parsePreset(o.preset), seed: parseSeed(o.seed), only: o.only, outDir: o.out, images: o.images, html: o.html, jobs, log: (s) => console.error(s) });
       for (const f of written) console.log(f);
     });
 

@@ -7,7 +7,7 @@ import { spawnSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeJsonAtomic } from './engine/fsutil';
-import { projectRoot } from './engine/runs';
+import { dataDir, projectRoot } from './engine/runs';
 import { PRESETS, Preset, UsageError } from './experiments/define';
 
 export const KERNEL_NAME = 'tslab';
@@ -95,7 +95,7 @@ export async function executeNotebooks(opts: { preset: Preset; pattern?: string;
   if (!fs.existsSync(path.join(root, 'dist', 'lib', 'index.js'))) throw new UsageError('the library is not built: run `npm run build` first (notebooks import dist/)');
   const jupyter = findJupyter();
   const jupyterPath = installKernelSpec(root);
-  const outDir = opts.outDir ?? path.join(root, 'data', 'notebooks-executed', opts.preset);
+  const outDir = opts.outDir ?? path.join(dataDir(), 'notebooks-executed', opts.preset);
   fs.mkdirSync(outDir, { recursive: true });
   const results: NotebookRun[] = [];
   for (const nb of listNotebooks(opts.pattern, root)) {

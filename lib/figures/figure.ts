@@ -1,6 +1,6 @@
 /**
  * Figures are plain plotly.js specs ({data, layout}). One spec becomes:
- * - a self-contained interactive HTML file (plotly.js-dist inlined: opens offline, anywhere),
+ * - an interactive HTML file beside one shared plotly.min.js (opens offline; `html: 'standalone'` inlines it),
  * - PNG and SVG files rendered by headless Chromium (see render.ts),
  * - an inline display in a tslab notebook (interactive plotly JSON where the front end renders it —
  *   VS Code, JupyterLab with the plotly extension — with a PNG fallback for the others).
@@ -20,9 +20,13 @@ export const DEFAULT_SIZE = { width: 800, height: 500 };
 
 let plotlySource: string | null = null;
 export function plotlyJs(): string {
-  if (!plotlySource) plotlySource = fs.readFileSync(require.resolve('plotly.js-dist/plotly.js'), 'utf8');
+  if (!plotlySource) plotlySource = fs.readFileSync(PLOTLY_FILE, 'utf8');
   return plotlySource;
 }
+
+const PLOTLY_FILE = require.resolve('plotly.js-dist-min/plotly.min.js');
+/** The file HTML figures share in their folder. */
+export const SHARED_PLOTLY = 'plotly.min.js';
 
 function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -33,10 +37,11 @@ function scriptJson(v: unknown): string {
   return JSON.stringify(v).replace(/</g, '\\u003c');
 }
 
-export function figureHtml(fig: Figure, title = String((fig.layout.title as { text?: string })?.text ?? 'wraplab figure')): string {
+/** The figure as an HTML page: plotly.js inlined, or (`plotlySrc`) loaded from a file beside it. */
+export function figureHtml(fig: Figure, title = String((fig.layout.title as { text?: string })?.text ?? 'wraplab figure'), plotlySrc?: string): string {
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
-<script>${plotlyJs()}</script></head>
+${plotlySrc ? `<script src="${escapeHtml(plotlySrc)}"></script>` : `<script>${plotlyJs()}</script>`}</head>
 <body style="margin:0"><div id="fig" style="width:100%;height:100vh"></div>
 <script>Plotly.newPlot('fig', ${scriptJson(fig.data)}, ${scriptJson({ ...fig.layout, autosize: true })}, {responsive: true});</script>
 </body></html>
@@ -46,6 +51,9 @@ export function figureHtml(fig: Figure, title = String((fig.layout.title as { te
 export interface SaveOptions {
   /** Also write PNG and SVG (needs Chromium). Default true. */
   images?: boolean;
+  /** 'shared' (default): the HTML loads plotly.min.js written once into the same folder; 'standalone': inlined
+   *  (~4.6 MB per file, opens alone anywhere). */
+  html?: 'shared' | 'standalone';
   width?: number;
   height?: number;
 }
@@ -55,7 +63,12 @@ export async function saveFigure(fig: Figure, dir: string, name: string, opts: S
   fs.mkdirSync(dir, { recursive: true });
   const base = path.join(dir, name);
   const written: string[] = [];
-  writeFileAtomic(`${base}.html`, figureHtml(fig));
+  if (opts.html === 'standalone') writeFileAtomic(`${base}.html`, figureHtml(fig));
+  else {
+    const shared = path.join(dir, SHARED_PLOTLY);
+    if (!fs.existsSync(shared) || fs.statSync(shared).size !== fs.statSync(PLOTLY_FILE).size) fs.copyFileSync(PLOTLY_FILE, shared);
+    writeFileAtomic(`${base}.html`, figureHtml(fig, undefined, SHARED_PLOTLY));
+  }
   written.push(`${base}.html`);
   if (opts.images !== false) {
     const size = { width: opts.width ?? DEFAULT_SIZE.width, height: opts.height ?? DEFAULT_SIZE.height };

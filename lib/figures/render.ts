@@ -66,7 +66,8 @@ export async function renderImages(fig: Figure, size: { width: number; height: n
   const result = await page.evaluate(
     async ({ fig, size, wantSvg }) => {
       const P = (globalThis as unknown as { Plotly: { toImage(f: unknown, o: unknown): Promise<string> } }).Plotly;
-      const spec = { data: fig.data, layout: { ...fig.layout, width: size.width, height: size.height } };
+      // Fixed trace ids, so the SVG's class names do not change from run to run.
+      const spec = { data: fig.data.map((t, i) => ({ uid: `t${i}`, ...t })), layout: { ...fig.layout, width: size.width, height: size.height } };
       const png = await P.toImage(spec, { format: 'png', width: size.width, height: size.height, scale: 2 });
       const svg = wantSvg ? await P.toImage(spec, { format: 'svg', width: size.width, height: size.height }) : '';
       return { png, svg };
@@ -74,8 +75,18 @@ export async function renderImages(fig: Figure, size: { width: number; height: n
     { fig, size, wantSvg: opts.svg !== false },
   );
   const png = Buffer.from(result.png.slice(result.png.indexOf(',') + 1), 'base64');
-  const svg = result.svg ? decodeURIComponent(result.svg.slice(result.svg.indexOf(',') + 1)) : '';
+  const svg = result.svg ? deterministicSvg(decodeURIComponent(result.svg.slice(result.svg.indexOf(',') + 1))) : '';
   return { png, svg };
+}
+
+/**
+ * Plotly names the SVG's clip paths and defs after a random per-plot id (`clip0a33d4xyplot`, `defs-0a33d4`);
+ * replacing it with a fixed one makes the same figure the same file.
+ */
+export function deterministicSvg(svg: string): string {
+  const uids = [...new Set(Array.from(svg.matchAll(/id="(?:clip|defs-|topdefs-)([0-9a-f]{6})/g), (m) => m[1]))];
+  // Each id is 6 hex digits after a letter or '-' (never '#': colours stay) and before a non-hex suffix (x2y2plot).
+  return uids.reduce((out, uid, i) => out.replace(new RegExp(`(?<=[a-z-])${uid}(?![0-9a-f])`, 'g'), `wl${i}`), svg);
 }
 
 /** Closes the shared browser (call at the end of a CLI command so the process can exit). */

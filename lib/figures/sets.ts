@@ -5,7 +5,7 @@
  */
 import { UsageError } from '../experiments/define';
 import * as path from 'node:path';
-import { projectRoot } from '../engine/runs';
+import { dataDir, projectRoot } from '../engine/runs';
 import type { Preset } from '../experiments/define';
 import { demoStudy } from '../studies/engine';
 import * as pcfgStudies from '../studies/pcfg';
@@ -153,10 +153,10 @@ export function listFigureSets(): FigureSet<never>[] {
   return [...FIGURE_SETS].sort((a, b) => a.id.localeCompare(b.id));
 }
 
-/** Figures of the default preset go to figures/; other presets to data/figures/<preset>/ (kept out of git). */
+/** Figures of the default preset go to figures/ (committed); other presets under the data folder
+ *  (WRAPLAB_DATA, else data/): <data>/figures/<preset>/. */
 export function figuresDir(preset: Preset): string {
-  const root = projectRoot();
-  return preset === 'laptop' ? path.join(root, 'figures') : path.join(root, 'data', 'figures', preset);
+  return preset === 'laptop' ? path.join(projectRoot(), 'figures') : path.join(dataDir(), 'figures', preset);
 }
 
 /** Glob-ish match: `*` wildcards; a plain word matches as a substring of the id or the group. */
@@ -182,6 +182,7 @@ export interface GenerateOptions {
   only?: string;
   outDir?: string;
   images?: boolean;
+  html?: 'shared' | 'standalone';
   /** Worker processes for the runs (default $WRAPLAB_JOBS, else the number of cores). */
   jobs?: number;
   log?: (s: string) => void;
@@ -206,7 +207,7 @@ export async function generateFigures(opts: GenerateOptions): Promise<string[]> 
     for (const [i, s] of chosen.entries()) {
       const drawStarted = performance.now();
       const out = s.draw(tables[i] as never);
-      for (const f of out.figures) written.push(...(await saveFigure(f.figure, dir, f.name, { images: opts.images, width: f.width, height: f.height })));
+      for (const f of out.figures) written.push(...(await saveFigure(f.figure, dir, f.name, { images: opts.images, html: opts.html, width: f.width, height: f.height })));
       for (const t of out.tables) written.push(saveTable(t.table, dir, t.name));
       opts.log?.(`figures: ${s.id} drawn in ${seconds(drawStarted)} s`);
     }

@@ -29,6 +29,49 @@ test('a set writes what its study table gives: the CSV is the figure module appl
   fs.rmSync(outDir, { recursive: true, force: true });
 });
 
+test('HTML figures share one plotly.min.js beside them (standalone inlines it); the same figure renders to identical SVG and PNG bytes; other presets write under WRAPLAB_DATA', async () => {
+  const { saveFigure, SHARED_PLOTLY } = await import('../../lib/figures/figure');
+  const { closeRenderer, deterministicSvg } = await import('../../lib/figures/render');
+  const { figuresDir } = await import('../../lib/figures/sets');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-figshare-'));
+  const fig = { data: [{ type: 'scatter', x: [1, 2, 3], y: [3, 1, 2], name: 'a' }, { type: 'bar', x: [1, 2], y: [2, 2], name: 'b' }], layout: { title: { text: 't' } } };
+  try {
+    await saveFigure(fig, dir, 'one', { images: false });
+    await saveFigure(fig, dir, 'two', { images: false });
+    await saveFigure(fig, dir, 'alone', { images: false, html: 'standalone' });
+    const shared = fs.readFileSync(path.join(dir, 'one.html'), 'utf8');
+    assert.ok(shared.includes(`<script src="${SHARED_PLOTLY}"></script>`) && shared.length < 10_000, 'the shared HTML is small and loads the file beside it');
+    assert.ok(fs.statSync(path.join(dir, SHARED_PLOTLY)).size > 1e6);
+    assert.ok(fs.statSync(path.join(dir, 'alone.html')).size > 1e6, 'standalone inlines plotly');
+    let haveChromium = true;
+    try {
+      await saveFigure(fig, dir, 'r1');
+      await saveFigure(fig, dir, 'r2');
+    } catch (e) {
+      if (!/Chromium/.test((e as Error).message)) throw e;
+      haveChromium = false;
+    }
+    if (haveChromium) {
+      const svg = fs.readFileSync(path.join(dir, 'r1.svg'), 'utf8');
+      assert.equal(svg, fs.readFileSync(path.join(dir, 'r2.svg'), 'utf8'), 'identical SVG bytes');
+      assert.ok(fs.readFileSync(path.join(dir, 'r1.png')).equals(fs.readFileSync(path.join(dir, 'r2.png'))), 'identical PNG bytes');
+      assert.ok(!/(clip|defs-|trace)[0-9a-f]{6}[^0-9a-f]/.test(svg), 'no random ids left');
+    }
+    assert.equal(deterministicSvg('<defs id="defs-0a33d4"/><clipPath id="clip0a33d4xyplot"/><rect fill="#0a33d4"/>'), '<defs id="defs-wl0"/><clipPath id="clipwl0xyplot"/><rect fill="#0a33d4"/>', 'a colour that spells the id is left alone');
+  } finally {
+    await closeRenderer();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const prev = process.env.WRAPLAB_DATA;
+  process.env.WRAPLAB_DATA = '/tmp/wl-elsewhere';
+  try {
+    assert.equal(figuresDir('smoke'), path.join('/tmp/wl-elsewhere', 'figures', 'smoke'));
+  } finally {
+    if (prev === undefined) delete process.env.WRAPLAB_DATA;
+    else process.env.WRAPLAB_DATA = prev;
+  }
+});
+
 test('figures are pure functions of tables: Fig 5 draws exactly the cells it is given', () => {
   const curve = [0, 10, 20].map((step) => ({ step, 'acc.oft.cte0': step / 100, 'acc.oft.cte1': step / 50, 'acc.opt.cte0': 1 - step / 100 }));
   const results = { accPT: {}, early: {}, earlyStep: 10, final: {}, curve };
