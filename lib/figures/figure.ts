@@ -5,6 +5,7 @@
  * - an inline display in a tslab notebook (interactive plotly JSON where the front end renders it —
  *   VS Code, JupyterLab with the plotly extension — with a PNG fallback for the others).
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../engine/fsutil';
@@ -80,20 +81,49 @@ export async function saveFigure(fig: Figure, dir: string, name: string, opts: S
   return written;
 }
 
+let plotlySentToNotebook = false;
+let notebookFigures = 0;
+
 /**
- * Shows a figure inline in a notebook (no-op outside one). Sends plotly's own mime type (interactive where
- * supported) plus a PNG when Chromium is available, so every Jupyter front end shows something.
+ * The HTML of a figure in a notebook output: a div holding the PNG (what an untrusted notebook, nbconvert or a
+ * page without scripts shows) that a script replaces with the interactive plot. plotly.js travels once per kernel,
+ * in the first figure's output, registered with the classic Notebook's RequireJS as `wraplab-plotly` (or as
+ * window.Plotly where there is no RequireJS); later figures only require it.
+ */
+export function notebookFigureHtml(fig: Figure, opts: { id: string; height: number; pngBase64?: string; includePlotly: boolean }): string {
+  const loader = opts.includePlotly
+    ? `<script type="text/javascript">if (typeof window.define === 'function' && window.define.amd) { window.define('wraplab-plotly', function (require, exports, module) {\n${plotlyJs()}\n}); } else if (!window.Plotly) {\n${plotlyJs()}\n}</script>\n`
+    : '';
+  const img = opts.pngBase64 ? `<img src="data:image/png;base64,${opts.pngBase64}" style="max-width:100%" alt="figure">` : '';
+  return `${loader}<div id="${opts.id}" class="wraplab-figure" style="width:100%;min-height:${opts.height}px">${img}</div>
+<script type="text/javascript">(function () {
+  var draw = function (Plotly) { var el = document.getElementById('${opts.id}'); if (!el || !Plotly) return; el.innerHTML = ''; el.style.height = '${opts.height}px'; Plotly.newPlot(el, ${scriptJson(fig.data)}, ${scriptJson({ ...fig.layout, autosize: true })}, {responsive: true}); };
+  if (window.Plotly) draw(window.Plotly);
+  else if (typeof window.requirejs === 'function') window.requirejs(['wraplab-plotly'], draw, function () {});
+})();</script>`;
+}
+
+/**
+ * Shows a figure inline in a notebook (no-op outside one). One display with three forms, so every front end
+ * shows something: HTML that draws the interactive plot in the classic Notebook (plotly.js sent once per kernel),
+ * plotly's own mime type (JupyterLab with its plotly extension, VS Code) and a PNG (GitHub, nbconvert) when
+ * Chromium is available.
  */
 export async function showFigure(fig: Figure, opts: { width?: number; height?: number } = {}): Promise<void> {
   const nb = tslab();
   if (!nb) return;
+  const height = opts.height ?? DEFAULT_SIZE.height;
   const data: Record<string, unknown> = { 'application/vnd.plotly.v1+json': { data: fig.data, layout: fig.layout } };
+  let png: string | undefined;
   try {
-    const { png } = await renderImages(fig, { width: opts.width ?? DEFAULT_SIZE.width, height: opts.height ?? DEFAULT_SIZE.height }, { svg: false });
-    data['image/png'] = Buffer.from(png).toString('base64');
+    png = Buffer.from((await renderImages(fig, { width: opts.width ?? DEFAULT_SIZE.width, height }, { svg: false })).png).toString('base64');
+    data['image/png'] = png;
   } catch (e) {
-    data['text/plain'] = `(figure: interactive view needs a plotly-capable front end; PNG fallback unavailable: ${(e as Error).message})`;
+    data['text/plain'] = `(figure: the static PNG needs Chromium: ${(e as Error).message})`;
   }
+  const id = `wraplab-fig-${createHash('sha256').update(JSON.stringify(fig)).digest('hex').slice(0, 10)}-${++notebookFigures}`;
+  data['text/html'] = notebookFigureHtml(fig, { id, height, pngBase64: png, includePlotly: !plotlySentToNotebook });
+  plotlySentToNotebook = true;
   const jupyter = require('tslab/dist/jupyter') as { lastWriteDisplayData: (d: unknown, update: boolean) => void };
   jupyter.lastWriteDisplayData({ data, metadata: {}, transient: {} }, false);
 }

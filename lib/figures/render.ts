@@ -39,6 +39,10 @@ async function openSession(): Promise<{ browser: Browser; page: Page }> {
     browser = await chromium.launch({
       executablePath,
       timeout: 60_000,
+      // Playwright's own SIGINT handler exits the process: in a notebook, Kernel -> Interrupt would kill the kernel.
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
   } catch (e) {
@@ -49,6 +53,10 @@ async function openSession(): Promise<{ browser: Browser; page: Page }> {
       `${from}${executablePath} could not be started as headless Chromium (${first.slice(0, 200)}); point WRAPLAB_CHROMIUM at a working Chromium/Chrome, install Debian's chromium, or pass --no-images to skip PNG/SVG`,
     );
   }
+  // An interrupt signals the kernel's whole process group, Chromium too: the next figure opens a new one.
+  browser.on('disconnected', () => {
+    session = null;
+  });
   const page = await browser.newPage();
   await page.setContent('<!DOCTYPE html><html><body><div id="fig"></div></body></html>');
   await page.addScriptTag({ content: plotlyJs() });
