@@ -18,24 +18,35 @@ function inNotebook(): boolean {
   return (require('../notebook') as typeof import('../notebook')).inNotebook();
 }
 
+let announce: (() => string) | null = null;
+
 function onSigint(): void {
   if (active > 0 && !requested) {
     requested = true;
+    // tslab ends the cell on the same signal, and the classic Notebook drops what a finished cell prints: so in a
+    // notebook the message goes out now, from a listener that runs before tslab's.
+    if (announce && inNotebook()) console.log(`wraplab: ${announce()}`);
     return;
   }
   if (!inNotebook()) process.exit(130);
 }
 
-/** Marks a loop as interruptible until the returned function is called. */
-export function watchInterrupts(): () => void {
+/**
+ * Marks a loop as interruptible until the returned function is called. `describe` says, when the signal comes,
+ * what stops and how to resume (printed at once in a notebook).
+ */
+export function watchInterrupts(describe?: () => string): () => void {
   if (!installed) {
     installed = true;
-    process.on('SIGINT', onSigint);
+    process.prependListener('SIGINT', onSigint);
   }
   if (active === 0) requested = false;
   active++;
+  const previous = announce;
+  if (describe) announce = describe;
   return () => {
     active--;
+    announce = previous;
     if (active === 0) requested = false;
   };
 }

@@ -183,7 +183,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const progress = createProgress(label, cfg.steps);
     let loss = NaN;
     let halted = false;
-    const release = watchInterrupts();
+    let completed = start;
+    const resumeHint = () => (run ? `checkpoint saved in ${run.file('checkpoint')}: run the same command or cell again to resume from it` : 'this training has no run directory, so it starts over next time');
+    const release = watchInterrupts(() => `${label}: interrupted at step ${completed} of ${cfg.steps} (it stops after the step in progress); ${resumeHint()}`);
     try {
       for (let step = start; step < cfg.steps; step++) {
         if (opts.haltAfter !== undefined && step - start >= opts.haltAfter) {
@@ -199,6 +201,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         opts.onStep?.(step + 1, loss);
         heartbeatLocks(); // timers fire only at the loop's yields (every ~100 ms), so locks are refreshed here
         const done = step + 1;
+        completed = done;
         const isEval = opts.evaluate && ((cfg.evalEvery > 0 && done % cfg.evalEvery === 0) || done === cfg.steps);
         const isLog = done % cfg.logEvery === 0 || done === cfg.steps;
         if (isEval || isLog) {
@@ -213,10 +216,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         await yieldToEvents();
         if (interruptRequested() && done < cfg.steps) {
           if (run) run.saveCheckpoint(model, optimizer, done);
-          throw interrupted(
-            `${label}: interrupted at step ${done} of ${cfg.steps}; ` +
-              (run ? `checkpoint saved in ${run.file('checkpoint')}: run the same command or cell again to resume from it` : 'this training has no run directory, so it starts over next time'),
-          );
+          throw interrupted(`${label}: interrupted at step ${done} of ${cfg.steps}; ${resumeHint()}`);
         }
       }
     } finally {

@@ -104,8 +104,10 @@ test('the classic Notebook in Chromium: notebook 00 runs all cells at smoke with
     await page.waitForFunction(() => typeof (window as unknown as J).Jupyter.notebook.get_cells().at(-1).input_prompt_number === 'number', null, { timeout: 30_000, polling: 100 });
     const stopped = (Date.now() - t0) / 1000;
     assert.ok(stopped < 5, `the cell stopped ${stopped.toFixed(1)} s after Kernel -> Interrupt`);
-    // The kernel lives on. (What the interrupted loop prints after tslab has ended the cell does not reach the
-    // classic Notebook's page, which drops output for a finished cell; the jupyter_client test sees it.)
+    // The cell says where its checkpoint is (printed before tslab ends the cell: the page drops later output).
+    const said = await page.evaluate(() => (window as unknown as J).Jupyter.notebook.get_cells().at(-1).output_area.element[0].innerText as string);
+    assert.match(said, /wraplab: demo-sort: interrupted at step \d+ of 200000 \(it stops after the step in progress\); checkpoint saved in .*: run the same command or cell again to resume from it/);
+    // The kernel lives on.
     await page.waitForFunction(() => document.querySelector('#kernel_indicator_icon.kernel_idle_icon') !== null, null, { timeout: 30_000 });
     await page.waitForTimeout(1000);
     await page.evaluate(() => {
