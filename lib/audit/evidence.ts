@@ -323,7 +323,7 @@ export function pruning(tuned: Transformer, pt: CapabilitySet, ft: CapabilitySet
 }
 
 /** Greedy exact head pruning: each step removes the head (a zero mask on blocks.i.attn.z) that most lowers the loss. */
-function headSweep(model: Transformer, scoringEx: CapabilityExample[], maxUnits: number, evaluate: (masks: Record<string, tf.Tensor>) => { pt: Estimate; ft: Estimate | null; rate?: Estimate }): PruneRow[] {
+function headSweep(model: Transformer, scoringEx: CapabilityExample[], maxUnits: number, evaluate: (masks: Record<string, tf.Tensor>) => Omit<PruneRow, 'k' | 'unit'>): PruneRow[] {
   const { nLayers, nHeads } = resolveModelConfig(model.config);
   const pruned = new Set<string>();
   const withMasks = <T>(set: Set<string>, f: (masks: Record<string, tf.Tensor>) => T): T => {

@@ -91,8 +91,10 @@ let notebookFigures = 0;
  * window.Plotly where there is no RequireJS); later figures only require it.
  */
 export function notebookFigureHtml(fig: Figure, opts: { id: string; height: number; pngBase64?: string; includePlotly: boolean }): string {
+  // One copy of plotly.js, as a module factory: RequireJS defines it, or it runs at once where there is none.
   const loader = opts.includePlotly
-    ? `<script type="text/javascript">if (typeof window.define === 'function' && window.define.amd) { window.define('wraplab-plotly', function (require, exports, module) {\n${plotlyJs()}\n}); } else if (!window.Plotly) {\n${plotlyJs()}\n}</script>\n`
+    ? `<script type="text/javascript">(function () { var load = function (require, exports, module) {\n${plotlyJs()}\n};
+if (typeof window.define === 'function' && window.define.amd) window.define('wraplab-plotly', load); else if (!window.Plotly) load(); })();</script>\n`
     : '';
   const img = opts.pngBase64 ? `<img src="data:image/png;base64,${opts.pngBase64}" style="max-width:100%" alt="figure">` : '';
   return `${loader}<div id="${opts.id}" class="wraplab-figure" style="width:100%;min-height:${opts.height}px">${img}</div>
