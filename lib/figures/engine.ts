@@ -2,6 +2,7 @@
 import type { MetricRow } from '../engine/metrics';
 import type { DemoTable } from '../studies/engine';
 import type { Figure } from './figure';
+import { attentionGrid } from './heatmaps';
 import { toDataFrame, type DataFrame } from './table';
 
 export function lossCurveFigure(metrics: readonly MetricRow[], title: string): Figure {
@@ -23,27 +24,8 @@ export function lossCurveFigure(metrics: readonly MetricRow[], title: string): F
 }
 
 /** Heat maps of one layer's attention patterns (one panel per head) for one input. */
-export function attentionFigure(pattern: number[][][], labels: string[], title: string): Figure {
-  const H = pattern.length;
-  const data = pattern.map((p, h) => ({
-    type: 'heatmap',
-    z: p,
-    x: labels.map((l, i) => `${i}:${l}`),
-    y: labels.map((l, i) => `${i}:${l}`),
-    colorscale: [[0, '#ffffff'], [1, '#08306b']],
-    zmin: 0,
-    zmax: 1,
-    showscale: h === H - 1,
-    xaxis: `x${h + 1}`,
-    yaxis: `y${h + 1}`,
-  }));
-  const layout: Record<string, unknown> = { title: { text: title }, grid: { rows: 1, columns: H, pattern: 'independent' } };
-  for (let h = 0; h < H; h++) {
-    layout[`xaxis${h + 1}`] = { title: { text: `head ${h} — key` }, tickfont: { size: 8 } };
-    layout[`yaxis${h + 1}`] = { autorange: 'reversed', tickfont: { size: 8 }, ...(h === 0 ? { title: { text: 'query' } } : {}) };
-  }
-  return { data, layout };
-}
+export const attentionFigure = (pattern: number[][][], labels: string[], title: string): Figure =>
+  attentionGrid(pattern.map((p, h) => ({ name: `head ${h}`, pattern: p })), labels, title, { cols: 4 });
 
 export const demoLoss = (t: DemoTable): Figure => lossCurveFigure(t.metrics, `demo-sort (${t.preset}): loss and accuracy`);
 export const demoAttention = (t: DemoTable): Figure => attentionFigure(t.attention.pattern, t.attention.labels, `demo-sort: layer ${t.attention.layer} attention`);

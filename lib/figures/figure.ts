@@ -15,6 +15,16 @@ import { renderImages } from './render';
 export interface Figure {
   data: Record<string, unknown>[];
   layout: Record<string, unknown>;
+  /** The size it reads best at (grids of panels know theirs); saving and showing default to it. */
+  size?: { width: number; height: number };
+}
+
+/** A figure of a set, by file name; width and height override the figure's own size. */
+export interface NamedFigure {
+  name: string;
+  figure: Figure;
+  width?: number;
+  height?: number;
 }
 
 export const DEFAULT_SIZE = { width: 800, height: 500 };
@@ -72,7 +82,7 @@ export async function saveFigure(fig: Figure, dir: string, name: string, opts: S
   }
   written.push(`${base}.html`);
   if (opts.images !== false) {
-    const size = { width: opts.width ?? DEFAULT_SIZE.width, height: opts.height ?? DEFAULT_SIZE.height };
+    const size = { width: opts.width ?? fig.size?.width ?? DEFAULT_SIZE.width, height: opts.height ?? fig.size?.height ?? DEFAULT_SIZE.height };
     const { png, svg } = await renderImages(fig, size);
     writeFileAtomic(`${base}.png`, png);
     writeFileAtomic(`${base}.svg`, svg);
@@ -114,11 +124,12 @@ if (typeof window.define === 'function' && window.define.amd) window.define('wra
 export async function showFigure(fig: Figure, opts: { width?: number; height?: number } = {}): Promise<void> {
   const nb = tslab();
   if (!nb) return;
-  const height = opts.height ?? DEFAULT_SIZE.height;
+  const height = opts.height ?? fig.size?.height ?? DEFAULT_SIZE.height;
+  const width = opts.width ?? fig.size?.width ?? DEFAULT_SIZE.width;
   const data: Record<string, unknown> = { 'application/vnd.plotly.v1+json': { data: fig.data, layout: fig.layout } };
   let png: string | undefined;
   try {
-    png = Buffer.from((await renderImages(fig, { width: opts.width ?? DEFAULT_SIZE.width, height }, { svg: false })).png).toString('base64');
+    png = Buffer.from((await renderImages(fig, { width, height }, { svg: false })).png).toString('base64');
     data['image/png'] = png;
   } catch (e) {
     data['text/plain'] = `(figure: the static PNG needs Chromium: ${(e as Error).message})`;

@@ -17,7 +17,9 @@ export const cTrColour = (c: number) => C_TR_COLOURS[String(c)] ?? '#333333';
 
 const pct = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '' : (100 * x).toFixed(1));
 const pair = (a: Metrics, b: Metrics, key: AccuracyKey) => `${pct(a[key])}/${pct(b[key])}`;
-const lrLabel = (preset: Preset, lr: LrName) => `eta_${lr}=${lrOf(preset, lr)}`;
+const lrLabel = (preset: Preset, lr: LrName) => `η_${lr}=${lrOf(preset, lr)}`;
+/** "η_M=5e-05, η_S=5e-06": a legend title, so the entries can say just η_M / η_S. */
+const lrValues = (preset: Preset, lrs: readonly LrName[]) => [...new Set(lrs)].map((lr) => lrLabel(preset, lr)).join(', ');
 const curveOf = (c: FinetuneCell, key: AccuracyKey) => ({ x: c.results.curve.map((r) => r.step), y: c.results.curve.map((r) => metric(r, key)) });
 
 // ------------------------------------------------------------------ Figs 5, 6 and Table 5 (Counter)
@@ -29,10 +31,10 @@ export function fig5(t: FinetuneTable): Figure {
       title: `P^${prior}, C_Te=${cTe}`,
       traces: t.cells
         .filter((c) => c.prior === prior)
-        .map((c) => ({ name: `C_Tr=${c.cTrain}, ${lrLabel(t.preset, c.lr)}`, ...curveOf(c, accKey('oft', cTe)), line: { color: cTrColour(c.cTrain), dash: LR_DASH[c.lr] } })),
+        .map((c) => ({ name: `C_Tr=${c.cTrain}, η_${c.lr}`, ...curveOf(c, accKey('oft', cTe)), line: { color: cTrColour(c.cTrain), dash: LR_DASH[c.lr] } })),
     })),
   );
-  return panelFigure(`Fig 5 analog (${t.preset}): Acc O_FT (count b) during fine-tuning`, panels, { rows: t.plan.priors.length, cols: 2, xTitle: 'fine-tuning iteration', yTitle: 'Acc O_FT' });
+  return panelFigure(`Fig 5 analog (${t.preset}): Acc O_FT (count b) during fine-tuning`, panels, { rows: t.plan.priors.length, cols: 2, xTitle: 'fine-tuning iteration', yTitle: 'Acc O_FT', legendTitle: lrValues(t.preset, t.plan.lrs) });
 }
 
 /** Fig 6: Acc O_PT (C_Te = 0) through fine-tuning; panels (C_Tr, LR); series priors. */
@@ -140,7 +142,7 @@ export function fig8(t: ProbingTable): Figure {
       });
     }
   }
-  return panelFigure(`Fig 8 analog (${t.preset}): linear probe accuracy per block (C_Te=0)`, panels, { rows: 2, cols: labels.length, xTitle: 'block', yTitle: 'probe accuracy' });
+  return panelFigure(`Fig 8 analog (${t.preset}): linear probe accuracy per block (C_Te=0)`, panels, { rows: 2, cols: labels.length, xTitle: 'block', xDtick: 1, yTitle: 'probe accuracy' });
 }
 
 export const fig8Width = (t: ProbingTable) => 260 * new Set(t.models.map((m) => probeLabel(t.preset, m))).size + 100;
@@ -150,8 +152,10 @@ export const probingRows = (t: ProbingTable) => t.models.flatMap((m) => m.result
 // ------------------------------------------------------------------ Fig 9 (reFT vs Scr.+FT)
 
 const reftName = (preset: Preset, r: ReftRun) => (r.kind === 'scratch' ? 'Scr.+FT' : `reFT after FT ${lrLabel(preset, r.finetune!.lr)}, C_Tr=${r.finetune!.cTrain}`);
+/** A legend entry: what the reFT started from (the LR values sit in the legend title). */
+const reftShort = (r: ReftRun) => (r.kind === 'scratch' ? 'Scr.+FT' : `after FT η_${r.finetune!.lr}, C_Tr=${r.finetune!.cTrain}`);
 
-/** reFT curves: blue shades for C_Tr = 0, red shades for C_Tr = 1 (darker for eta_M), grey for Scr.+FT. */
+/** reFT curves: blue shades for C_Tr = 0, red shades for C_Tr = 1 (darker for η_M), grey for Scr.+FT. */
 function reftColour(r: ReftRun): string {
   if (r.kind === 'scratch') return '#7f7f7f';
   const m = r.finetune!.lr === 'M';
@@ -159,16 +163,20 @@ function reftColour(r: ReftRun): string {
 }
 
 export function fig9(t: ReftTable): Figure {
+  const reftLrs = [...new Set(t.runs.map((r) => r.reftLr))];
+  const ftLrs = t.runs.flatMap((r) => (r.finetune ? [r.finetune.lr] : []));
   const panels: Panel[] = t.plan.priors.map((prior) => ({
     title: `P^${prior}`,
     traces: t.runs
       .filter((r) => r.prior === prior || r.kind === 'scratch')
       .map((r) => {
         const curve = r.results.curve.filter((p) => p.step > 0);
-        return { name: `${reftName(t.preset, r)} (reFT ${lrLabel(t.preset, r.reftLr)})`, x: curve.map((p) => p.step), y: curve.map((p) => metric(p, 'acc.opt.cte0')), line: { dash: LR_DASH[r.reftLr], color: reftColour(r) } };
+        const name = reftLrs.length > 1 ? `${reftShort(r)} (reFT η_${r.reftLr})` : reftShort(r);
+        return { name, x: curve.map((p) => p.step), y: curve.map((p) => metric(p, 'acc.opt.cte0')), line: { dash: LR_DASH[r.reftLr], color: reftColour(r) } };
       }),
   }));
-  return panelFigure(`Fig 9 analog (${t.preset}): Acc O_PT (count a, C_Te=0) during reFT vs Scr.+FT`, panels, { rows: 1, cols: t.plan.priors.length, xTitle: 'reFT iteration (log)', yTitle: 'Acc O_PT', xLog: true });
+  const legendTitle = `reFT at ${lrValues(t.preset, reftLrs)} of models fine-tuned at ${lrValues(t.preset, ftLrs)}:`;
+  return panelFigure(`Fig 9 analog (${t.preset}): Acc O_PT (count a, C_Te=0) during reFT vs Scr.+FT`, panels, { rows: 1, cols: t.plan.priors.length, xTitle: 'reFT iteration', yTitle: 'Acc O_PT', xLog: true, legendTitle });
 }
 
 export const reftRows = (t: ReftTable) =>
@@ -207,7 +215,7 @@ const mixLabel = (c: FinetuneCell) => `PT fraction ${c.pretrainFraction ?? 0}`;
 
 export function fig18(t: AppendixTable): Figure {
   return panelFigure(
-    `Fig 18 analog (${t.preset}): fine-tuning with pretraining data mixed in (P^L, eta_M, C_Tr=0)`,
+    `Fig 18 analog (${t.preset}): fine-tuning with pretraining data mixed in (P^L, η_M, C_Tr=0)`,
     (['acc.opt.cte0', 'acc.oft.cte0'] as const).map((key) => ({
       title: key === 'acc.opt.cte0' ? 'Acc O_PT (count a)' : 'Acc O_FT (count b)',
       traces: t.mixing.map((c) => ({ name: mixLabel(c), ...curveOf(c, key) })),

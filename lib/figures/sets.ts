@@ -15,7 +15,7 @@ import * as tracrStudies from '../studies/tracr';
 import { workDone, type Work } from '../sweep/schedule';
 import { defaultJobs } from '../sweep/pool';
 import * as engine from './engine';
-import { Figure, saveFigure } from './figure';
+import { type Figure, type NamedFigure, saveFigure } from './figure';
 import * as pcfg from './pcfg';
 import { closeRenderer } from './render';
 import { DataFrame, saveTable, toDataFrame } from './table';
@@ -23,7 +23,7 @@ import * as tinystories from './tinystories';
 import * as tracr from './tracr';
 
 export interface FigureOutputs {
-  figures: { name: string; figure: Figure; width?: number; height?: number }[];
+  figures: NamedFigure[];
   tables: { name: string; table: DataFrame }[];
 }
 
@@ -46,7 +46,7 @@ export const FIGURE_SETS: readonly FigureSet<never>[] = [
     draw: (t) => ({
       figures: [
         { name: 'engine_demo_loss', figure: engine.demoLoss(t) },
-        { name: 'engine_demo_attention', figure: engine.demoAttention(t), width: 300 * t.attention.nHeads + 100, height: 420 },
+        { name: 'engine_demo_attention', figure: engine.demoAttention(t) },
       ],
       tables: [{ name: 'engine_demo_results', table: engine.demoResults(t) }],
     }),

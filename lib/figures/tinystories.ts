@@ -9,8 +9,9 @@ import { DELETION_PROTOCOLS } from '../experiments/tinystories/config';
 import type { TinyStoriesProbeResults, TinyStoriesReftResults } from '../experiments/tinystories/experiments';
 import type { CurveRow } from '../experiments/tinystories/stages';
 import type { TinyStoriesTable } from '../studies/tinystories';
-import type { Figure } from './figure';
+import type { Figure, NamedFigure } from './figure';
 import { type Panel, panelFigure } from './panels';
+import { wilson } from '../analysis/stats';
 
 export interface StorySeries {
   name: string;
@@ -47,33 +48,73 @@ export function storyPanelsFigure(panels: StoryPanel[], opts: { title: string; x
       line: { color: colourOf(s.name), dash: s.dash },
     })),
   }));
-  return panelFigure(opts.title, asPanels, { rows: 1, cols: panels.length, xTitle: opts.xTitle, yTitle: opts.yTitle, xLog: opts.logX, yRange: 'auto' });
+  const fig = panelFigure(opts.title, asPanels, { rows: 1, cols: panels.length, xTitle: opts.xTitle, yTitle: opts.yTitle, xLog: opts.logX, yRange: 'auto' });
+  if (opts.logX) {
+    // Step 0 sits at 0.5: its tick reads 0, and no ticks below it.
+    for (const [k, axis] of Object.entries(fig.layout)) {
+      if (!k.startsWith('xaxis')) continue;
+      const a = axis as { tickvals?: number[]; ticktext?: string[] };
+      if (!a.tickvals || !a.ticktext) continue;
+      const text = new Map(a.tickvals.map((v, i) => [v, a.ticktext![i]]));
+      a.tickvals = a.tickvals.filter((v) => v >= 0.5);
+      a.ticktext = a.tickvals.map((v) => (v === 0.5 ? '0' : text.get(v)!));
+    }
+  }
+  return fig;
 }
 
 function curveSeries(name: string, rows: CurveRow[], key: TwistKey, scale = 1): StorySeries {
   return { name, x: rows.map((r) => r.step), y: rows.map((r) => r[key] * scale) };
 }
 
-/** Probe accuracy vs block for one feature; panels LR M and LR S, as in the paper's Fig 11 left. */
+/**
+ * Probe accuracy vs block for one feature; panels deletion η_M and η_S, as in the paper's Fig 11 left. Each point
+ * carries its 95% Wilson interval over the held-out stories, and the majority-class baseline is drawn, so the y axis
+ * starts where a probe that reads nothing would sit.
+ */
 export function probeFigure(probe: TinyStoriesProbeResults, feature: string, title: string): Figure {
   const byLabel = new Map(probe.models.map((m) => [m.label, m]));
-  const series = (label: string): StorySeries => {
+  const first = probe.models[0];
+  const j0 = first.features.indexOf(feature);
+  const majority = Math.max(first.positiveRate[j0], 1 - first.positiveRate[j0]);
+  let lo = majority;
+  let hi = majority;
+  const trace = (label: string): Record<string, unknown> => {
     const m = byLabel.get(label)!;
     const j = m.features.indexOf(feature);
-    return { name: label, x: m.layers.map((_, i) => i), y: m.accuracy.map((row) => row[j]), dash: label.endsWith('in PT') ? 'dot' : undefined };
+    const y = m.accuracy.map((row) => row[j]);
+    const ci = y.map((p) => wilson(Math.round(p * m.testSize), m.testSize));
+    for (const c of ci) (lo = Math.min(lo, c.lo)), (hi = Math.max(hi, c.hi));
+    const name = label.replace(/ \(LR [SM]\)$/, '');
+    return {
+      name,
+      x: m.layers.map((_, i) => i),
+      y,
+      error_y: { type: 'data', symmetric: false, array: ci.map((c, i) => c.hi - y[i]), arrayminus: ci.map((c, i) => y[i] - c.lo), thickness: 1, width: 3 },
+      line: { color: colourOf(label), dash: label.endsWith('in PT') ? 'dot' : undefined },
+      hovertemplate: `block %{x}: %{y:.3f} (95% CI %{customdata})`,
+      customdata: ci.map((c) => `${c.lo.toFixed(3)}–${c.hi.toFixed(3)}, n=${m.testSize}`),
+    };
   };
-  const panels = (['M', 'S'] as const).map((lr) => ({
-    title: `LR ${lr}`,
-    series: [...DELETION_PROTOCOLS.map((p) => series(`${p} (LR ${lr})`)), series('Not in PT'), series('Present in PT')],
+  const blocks = first.layers.map((_, i) => i);
+  const panels: Panel[] = (['M', 'S'] as const).map((lr) => ({
+    title: `deletion at η_${lr}`,
+    traces: [
+      ...DELETION_PROTOCOLS.map((p) => trace(`${p} (LR ${lr})`)),
+      trace('Not in PT'),
+      trace('Present in PT'),
+      { name: `majority class (${majority.toFixed(3)})`, x: blocks, y: blocks.map(() => majority), mode: 'lines', line: { color: '#bbbbbb', dash: 'dash', width: 2 }, hovertemplate: 'majority class %{y:.3f}' },
+    ],
   }));
-  return storyPanelsFigure(panels, { title, xTitle: 'block', yTitle: `${feature} probe accuracy` });
+  const pad = 0.01;
+  return panelFigure(title, panels, { rows: 1, cols: 2, xTitle: 'block', xDtick: 1, yTitle: `${feature} probe accuracy`, yRange: [Math.max(0, lo - pad), Math.min(1.005, hi + pad)], legendTitle: 'bars: 95% Wilson interval over the held-out stories' });
 }
 
 /** reFT curves of one metric; panels LR S and LR M (the deleted models at that LR, plus the control). */
 export function reftFigure(reft: TinyStoriesReftResults, key: TwistKey, title: string, yTitle: string, scale = 1): Figure {
   const control = reft.reft.find((r) => r.protocol === null)!;
   const panels = (['S', 'M'] as const).map((lr) => ({
-    title: `deletion LR ${lr}`,
+    title: `deletion at η_${lr}`,
     series: [...reft.reft.filter((r) => r.lr === lr).map((r) => curveSeries(r.label, r.curve, key, scale)), curveSeries('Not in PT', control.curve, key, scale)],
   }));
   return storyPanelsFigure(panels, { title, xTitle: 'reFT iteration (0 drawn at 0.5)', yTitle, logX: true });
@@ -82,7 +123,7 @@ export function reftFigure(reft: TinyStoriesReftResults, key: TwistKey, title: s
 /** Deletion curves of one metric; panels LR S and LR M. */
 export function deletionFigure(reft: TinyStoriesReftResults, key: TwistKey, title: string, yTitle: string, scale = 1): Figure {
   const panels = (['S', 'M'] as const).map((lr) => ({
-    title: `deletion LR ${lr}`,
+    title: `deletion at η_${lr}`,
     series: reft.deletion.filter((d) => d.lr === lr).map((d) => curveSeries(`${d.protocol} (LR ${lr})`, d.curve, key, scale)),
   }));
   return storyPanelsFigure(panels, { title, xTitle: 'deletion fine-tuning iteration', yTitle });
@@ -99,7 +140,7 @@ export function table1Rows(reft: TinyStoriesReftResults): Record<string, string 
 }
 
 /** Every figure of the set, by file name. */
-export function tinyStoriesFigures(t: TinyStoriesTable): { name: string; figure: Figure; width: number; height: number }[] {
+export function tinyStoriesFigures(t: TinyStoriesTable): NamedFigure[] {
   const { reft, probe, preset } = t;
   const wide = { width: 1000, height: 450 };
   return [

@@ -14,7 +14,9 @@ import { TRACR_LR_ROLES, type TracrFinetuneResults } from '../experiments/tracr/
 import type { TracrPruneResults } from '../experiments/tracr/prune';
 import type { TracrReftResults } from '../experiments/tracr/reft';
 import { TRACR_FIGURE_PROGRAMS, type TracrFinetuneTable, type TracrPruneTable, type TracrReftTable } from '../studies/tracr';
-import type { Figure } from './figure';
+import type { Figure, NamedFigure } from './figure';
+import { attentionGrid, type AttentionPanel, positionLabels } from './heatmaps';
+import { logTicks } from './panels';
 
 /** Paper Table 3 (Counter | Max-identifier; C_Te = 1: O_PT, O_FT | C_Te = 0: O_PT, O_FT), in %. */
 export const PAPER_TABLE3: Record<string, Record<string, [number, number, number, number]>> = {
@@ -81,7 +83,8 @@ export function tracrTable3Figure(results: TracrFinetuneResults[], program: stri
       return r ? pct(f(r)) : null;
     }));
     return {
-      type: 'heatmap', z, x: cTrs.map(String), y: lrs.map((l) => `lr ${l}`), zmin: 0, zmax: 100, colorscale: 'Viridis', showscale: i === 3,
+      type: 'heatmap', name: panels[i][0], z, x: cTrs.map(String), y: lrs.map((l) => `lr ${l}`), zmin: 0, zmax: 100, colorscale: 'Viridis', showscale: i === 3,
+      hovertemplate: '%{y}, C_Tr=%{x}: %{z}%',
       text: z.map((row) => row.map((v) => (v === null ? '' : String(v)))), texttemplate: '%{text}', xaxis: `x${i + 1}`, yaxis: `y${i + 1}`,
     };
   });
@@ -93,29 +96,20 @@ export function tracrTable3Figure(results: TracrFinetuneResults[], program: stri
   return { data, layout };
 }
 
-/** A row of attention heat maps (colour 0–0.5 as in the paper), one per model. */
-export function tracrAttentionPanels(panels: { name: string; pattern: number[][] }[], tokens: string[], title: string): Figure {
-  const labels = tokens.map((t, i) => `${i}:${t}`);
-  const data = panels.map((p, i) => ({
-    type: 'heatmap', z: p.pattern, x: labels, y: labels, zmin: 0, zmax: 0.5, colorscale: [[0, '#ffffff'], [1, '#08306b']], showscale: i === panels.length - 1,
-    xaxis: `x${i + 1}`, yaxis: `y${i + 1}`,
-  }));
-  const layout: Record<string, unknown> = { title: { text: title }, grid: { rows: 1, columns: panels.length, pattern: 'independent' } };
-  panels.forEach((p, i) => {
-    layout[`xaxis${i + 1}`] = { title: { text: p.name }, tickfont: { size: 7 } };
-    layout[`yaxis${i + 1}`] = { autorange: 'reversed', tickfont: { size: 7 }, showticklabels: i === 0 };
-  });
-  return { data, layout };
-}
+/** Attention heat maps, one per model, three to a row (the paper draws them 0–0.5; here 0–1 so no weight saturates). */
+export const tracrAttentionPanels = (panels: AttentionPanel[], tokens: string[], title: string): Figure => attentionGrid(panels, tokens, title, { cols: 3 });
 
 /** MLP hidden activations [position][channel], one panel per model. */
 export function tracrMlpPanels(panels: { name: string; act: number[][] }[], tokens: string[], title: string): Figure {
-  const labels = tokens.map((t, i) => `${i}:${t}`);
+  const labels = positionLabels(tokens);
   const zmax = Math.max(1e-6, ...panels.flatMap((p) => p.act.flat()));
-  const data = panels.map((p, i) => ({ type: 'heatmap', z: p.act, y: labels, zmin: 0, zmax, colorscale: 'Viridis', showscale: i === panels.length - 1, xaxis: `x${i + 1}`, yaxis: `y${i + 1}` }));
+  const data = panels.map((p, i) => ({
+    type: 'heatmap', name: p.name, z: p.act, y: labels, zmin: 0, zmax, colorscale: 'Viridis', showscale: i === panels.length - 1,
+    colorbar: { title: { text: 'activation' } }, hovertemplate: 'position %{y}, neuron %{x}<br>activation %{z:.3f}', xaxis: `x${i + 1}`, yaxis: `y${i + 1}`,
+  }));
   const layout: Record<string, unknown> = { title: { text: title }, grid: { rows: 1, columns: panels.length, pattern: 'independent' } };
   panels.forEach((p, i) => {
-    layout[`xaxis${i + 1}`] = { title: { text: `${p.name} — channel` } };
+    layout[`xaxis${i + 1}`] = { title: { text: `${p.name} — neuron` } };
     layout[`yaxis${i + 1}`] = { autorange: 'reversed', tickfont: { size: 7 }, showticklabels: i === 0 };
   });
   return { data, layout };
@@ -153,15 +147,20 @@ export function tracrHistogramFigure(r: TracrPruneResults, title: string): Figur
   };
 }
 
-export function tracrReftFigure(results: TracrReftResults[], title: string): Figure {
+export function tracrReftFigure(results: TracrReftResults[], title: string, preset?: Preset): Figure {
   const data: Record<string, unknown>[] = [];
   const dash = ['solid', 'dash', 'dot'];
+  const name = (lr: number) => (preset ? lrName(lr, preset) : `lr ${lr}`);
+  const sources = [...new Set(results.map((r) => `${name(r.ftLr)}, C_Tr=${r.cTr}`))];
   results.forEach((r, i) => {
     const x = (c: { step: number }[]) => c.map((p) => Math.max(1, p.step));
-    data.push({ type: 'scatter', mode: 'lines+markers', name: `reFT lr ${r.reftLr} (FT lr ${r.ftLr}, C_Tr ${r.cTr})`, x: x(r.reft.curve), y: r.reft.curve.map((p) => pct(p['acc.opt.cte0'])), line: { color: '#1f77b4', dash: dash[i % 3] } });
-    data.push({ type: 'scatter', mode: 'lines+markers', name: `Scr.+FT lr ${r.reftLr}`, x: x(r.scratch.curve), y: r.scratch.curve.map((p) => pct(p['acc.opt.cte0'])), line: { color: '#d62728', dash: dash[i % 3] } });
+    const from = sources.length > 1 ? ` (after FT ${name(r.ftLr)}, C_Tr=${r.cTr})` : '';
+    data.push({ type: 'scatter', mode: 'lines+markers', name: `reFT ${name(r.reftLr)}${from}`, x: x(r.reft.curve), y: r.reft.curve.map((p) => pct(p['acc.opt.cte0'])), line: { color: '#1f77b4', dash: dash[i % 3] }, hovertemplate: 'iteration %{x}: %{y:.1f}%' });
+    data.push({ type: 'scatter', mode: 'lines+markers', name: `Scr.+FT ${name(r.reftLr)}`, x: x(r.scratch.curve), y: r.scratch.curve.map((p) => pct(p['acc.opt.cte0'])), line: { color: '#d62728', dash: dash[i % 3] }, hovertemplate: 'iteration %{x}: %{y:.1f}%' });
   });
-  return { data, layout: { title: { text: title }, xaxis: { title: { text: 'iterations' }, type: 'log' }, yaxis: { title: { text: 'Acc O_PT (%), C_Te = 0' }, range: [0, 100] } } };
+  const steps = results.flatMap((r) => [...r.reft.curve, ...r.scratch.curve].map((p) => Math.max(1, p.step)));
+  const legend = sources.length === 1 ? { legend: { title: { text: `reFT of the model fine-tuned at ${sources[0]}` } } } : {};
+  return { data, layout: { title: { text: title }, ...legend, xaxis: { title: { text: 'iterations' }, type: 'log', tickmode: 'array', ...logTicks(steps) }, yaxis: { title: { text: 'Acc O_PT (%), C_Te = 0' }, range: [0, 100] } } };
 }
 
 /** "η_S (1e-4)" under the preset's LR roles, or the plain LR. */
@@ -171,7 +170,7 @@ function lrName(lr: number, preset: Preset): string {
 }
 
 /** Every figure of the fine-tuning set: per program, attention panels (compiled, η_S / η_M x C_Tr, reFT), MLP panels, Table 3 heat maps. */
-export function finetuneFigures(t: TracrFinetuneTable): { name: string; figure: Figure; width: number; height: number }[] {
+export function finetuneFigures(t: TracrFinetuneTable): NamedFigure[] {
   const { preset, finetuned: results, reft } = t;
   const figures = [];
   for (const program of TRACR_FIGURE_PROGRAMS) {
@@ -190,7 +189,7 @@ export function finetuneFigures(t: TracrFinetuneTable): { name: string; figure: 
         ...(rf ? [{ name: `reFT ${lrName(rf.reftLr, preset)} (after ${lrName(rf.ftLr, preset)}, C_Tr=${rf.cTr})`, pattern: rf.example.attention[layer] }] : []),
       ];
       const name = program === 'counter' ? 'fig10_counter_attention_block1' : `figs39-54_maxid_attention_block${layer}`;
-      figures.push({ name, figure: tracrAttentionPanels(panels, tokens, `${program}: block-${layer} attention (${preset})`), width: 260 * panels.length + 120, height: 380 });
+      figures.push({ name, figure: tracrAttentionPanels(panels, tokens, `${program}: block-${layer} attention (${preset})`) });
     }
     const mlpLayer = program === 'counter' ? 1 : 0;
     const mlp = [{ name: 'compiled', act: chosen[0].example.mlp.compiled[mlpLayer] }, ...chosen.map((r) => ({ name: `${lrName(r.lr, preset)}, C_Tr=${r.cTr}`, act: r.example.mlp.finetuned[mlpLayer] }))];
@@ -206,7 +205,7 @@ function pruneRow(program: string, granularity: string, r: TracrPruneResults): R
 }
 
 /** The pruning figures (per program: weights, neurons, the Counter's exact scoring, Fig 59) and the table rows. */
-export function pruneFigures(t: TracrPruneTable): { figures: { name: string; figure: Figure; width: number; height: number }[]; rows: Record<string, string | number | null>[] } {
+export function pruneFigures(t: TracrPruneTable): { figures: NamedFigure[]; rows: Record<string, string | number | null>[] } {
   const { preset } = t;
   const figures = [];
   const rows: Record<string, string | number | null>[] = [];
@@ -232,12 +231,12 @@ export function pruneFigures(t: TracrPruneTable): { figures: { name: string; fig
 }
 
 /** The reFT figures (per program, C_Tr = 1 runs) and the Table 4 rows. */
-export function reftFigures(t: TracrReftTable): { figures: { name: string; figure: Figure; width: number; height: number }[]; rows: Record<string, string | number | null>[] } {
+export function reftFigures(t: TracrReftTable): { figures: NamedFigure[]; rows: Record<string, string | number | null>[] } {
   const figures = [];
   const rows: Record<string, string | number | null>[] = [];
   for (const program of TRACR_FIGURE_PROGRAMS) {
     const out = t.runs.filter((r) => r.program === program);
-    figures.push({ name: `fig27_${program === 'counter' ? 'counter' : 'maxid'}_reft`, figure: tracrReftFigure(out.filter((r) => r.cTr === 1), `${program}: reFT vs Scr.+FT, Acc O_PT (${t.preset})`), width: 900, height: 480 });
+    figures.push({ name: `fig27_${program === 'counter' ? 'counter' : 'maxid'}_reft`, figure: tracrReftFigure(out.filter((r) => r.cTr === 1), `${program}: reFT vs Scr.+FT, Acc O_PT (${t.preset})`, t.preset), width: 900, height: 480 });
     for (const r of out) {
       for (const [kind, x] of [['reFT', r.reft], ['Scr.+FT', r.scratch]] as const) {
         rows.push({ program, kind, ftLr: r.ftLr, cTr: r.cTr, reftLr: r.reftLr, cTe1_accPT: pct(x.final.cTe1.pt), cTe1_accFT: pct(x.final.cTe1.ft), cTe0_accPT: pct(x.final.cTe0.pt), cTe0_accFT: pct(x.final.cTe0.ft), startPT_cTe0: pct(x.start.cTe0.pt), stepsTo90: x.stepsToThreshold });

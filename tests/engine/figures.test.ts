@@ -80,6 +80,48 @@ test('figures are pure functions of tables: Fig 5 draws exactly the cells it is 
   const traces = fig.data as { name: string; x: number[]; y: number[]; xaxis: string }[];
   assert.equal(traces.length, 2, 'one trace per C_Te panel');
   assert.deepEqual(traces.map((t) => [t.xaxis, t.y]), [['x1', [0, 0.1, 0.2]], ['x2', [0, 0.2, 0.4]]]);
-  assert.equal(traces[0].name, 'C_Tr=1, eta_M=0.001');
+  assert.equal(traces[0].name, 'C_Tr=1, η_M', 'a short legend entry');
+  assert.match(String((fig.layout.legend as { title: { text: string } }).title.text), /η_M=0\.001/, 'the LR values once, in the legend title');
   assert.deepEqual(pcfgFigures.fig6(table).data.map((t) => (t as { y: number[] }).y), [[1, 0.9, 0.8]]);
+});
+
+test('attention heat maps: a grid of square panels with query / key axes, token tick labels, hover naming both tokens, one 0-1 scale', async () => {
+  const { attentionGrid } = await import('../../lib/figures/heatmaps');
+  const pattern = [[1, 0, 0], [0.5, 0.5, 0], [0.2, 0.3, 0.5]];
+  const fig = attentionGrid(['a', 'b', 'c', 'd', 'e'].map((name) => ({ name, pattern })), ['BOS', 'x', 'y'], 't');
+  const data = fig.data as { name: string; x: string[]; y: string[]; zmin: number; zmax: number; hovertemplate: string; showscale: boolean }[];
+  assert.equal(data.length, 5);
+  assert.deepEqual(data[0].x, ['0:BOS', '1:x', '2:y']);
+  assert.ok(data.every((d) => d.zmin === 0 && d.zmax === 1 && /query %\{y\}/.test(d.hovertemplate) && /key %\{x\}/.test(d.hovertemplate)));
+  assert.deepEqual(data.map((d) => d.name), ['a', 'b', 'c', 'd', 'e'], 'hover names the panel, not "trace 0"');
+  assert.equal(data.filter((d) => d.showscale).length, 1, 'one colour bar');
+  const grid = fig.layout.grid as { rows: number; columns: number };
+  assert.deepEqual([grid.rows, grid.columns], [2, 3]);
+  const y1 = fig.layout.yaxis1 as { title: { text: string }; scaleanchor: string; autorange: string };
+  assert.deepEqual([y1.title.text, y1.scaleanchor, y1.autorange], ['query', 'x1', 'reversed'], 'square panels, query rows top-down');
+  assert.equal((fig.layout.xaxis5 as { title: { text: string } }).title.text, 'key');
+  assert.equal((fig.layout.annotations as { text: string }[]).map((a) => a.text).join(), 'a,b,c,d,e', 'each panel titled');
+  assert.ok(fig.size && fig.size.height > fig.size.width / 3 && fig.size.width < 1500, 'the figure knows its size: two rows, not a 3360-px strip');
+});
+
+test('log axes tick 1 2 5 10 20 50 100, written out', async () => {
+  const { logTicks } = await import('../../lib/figures/panels');
+  assert.deepEqual(logTicks([1, 3, 150]), { tickvals: [1, 2, 5, 10, 20, 50, 100, 200], ticktext: ['1', '2', '5', '10', '20', '50', '100', '200'] });
+  assert.deepEqual(logTicks([]).tickvals, []);
+});
+
+test('the TinyStories probe figure draws the majority baseline, 95% intervals, and a y axis that shows both', async () => {
+  const tsFigures = await import('../../lib/figures/tinystories');
+  const labels = ['Present in PT', 'Not in PT', ...['F', 'F+R', 'F+MM'].flatMap((p) => [`${p} (LR S)`, `${p} (LR M)`])];
+  const models = labels.map((label, i) => ({ label, layers: ['blocks.0.resid_post', 'blocks.1.resid_post'], features: ['Twist'], accuracy: [[0.86 + i / 100], [0.88]], positiveRate: [0.25], testSize: 1000 }));
+  const fig = tsFigures.probeFigure({ models }, 'Twist', 't');
+  const traces = fig.data as { name: string; y: number[]; error_y?: { array: number[]; arrayminus: number[] }; xaxis: string }[];
+  const base = traces.filter((t) => /majority/.test(t.name));
+  assert.equal(base.length, 2, 'a baseline in each panel');
+  assert.deepEqual(base[0].y, [0.75, 0.75]);
+  const present = traces.find((t) => t.name === 'Present in PT')!;
+  const half = present.error_y!.array[0] + present.error_y!.arrayminus[0];
+  assert.ok(half > 0.03 && half < 0.05, `a Wilson interval at n=1000 around 0.86 is ~0.043 wide, got ${half}`);
+  const range = (fig.layout.yaxis1 as { range: [number, number] }).range;
+  assert.ok(range[0] < 0.75 && range[1] > 0.9, `y range ${range} shows the baseline and the intervals`);
 });

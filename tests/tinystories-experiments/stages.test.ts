@@ -77,6 +77,7 @@ test('probes read a feature the text shows (Dialogue) above its majority baselin
   assert.deepEqual(r.features, [...tst.PROBE_FEATURES]);
   const data = tst.tinyStoriesData(cfg.corpus, 0);
   const test = data.heldOut.slice(0, probe.testStories);
+  assert.equal(r.testSize, test.length, 'testSize counts the held-out stories');
   r.features.forEach((f, j) => {
     const share = test.filter((s) => s.features.includes(f as never)).length / test.length;
     assert.equal(r.positiveRate[j], share, `${f}: the positive rate is the test stories' share`);

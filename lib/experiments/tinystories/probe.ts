@@ -22,6 +22,8 @@ export interface ProbeAccuracy {
   accuracy: number[][];
   /** Share of positives per feature in the test stories (the majority baseline is max(p, 1-p)). */
   positiveRate: number[];
+  /** Held-out stories each accuracy is measured on (its binomial interval's n). */
+  testSize: number;
 }
 
 export interface ProbeConfig {
@@ -41,7 +43,7 @@ function probeData(model: Transformer, stories: readonly ts.TinyStory[], data: T
 /** Linear probes for the story features on one frozen model. */
 export const tsProbe = defineStage<ProbeConfig, ProbeAccuracy>({
   name: 'tinystories-probe',
-  version: 2,
+  version: 3,
   parents: (c, seed) => [modelNode(c.of, seed)],
   cost: (c) => c.probe.steps * 1e9,
   async run({ config: c, seed, parents: [parent] }) {
@@ -75,7 +77,7 @@ export const tsProbe = defineStage<ProbeConfig, ProbeAccuracy>({
         for (let i = 0; i < n; i++) p += test.labels[i * nFeat + j];
         return p / n;
       });
-      return { layers, features: [...ts.PROBE_FEATURES], accuracy, positiveRate };
+      return { layers, features: [...ts.PROBE_FEATURES], accuracy, positiveRate, testSize: n };
     } finally {
       model.dispose();
     }
