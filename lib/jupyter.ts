@@ -6,7 +6,7 @@
 import { spawnSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeJsonAtomic } from './engine/fsutil';
+import { writeFileAtomic, writeJsonAtomic } from './engine/fsutil';
 import { dataDir, projectRoot } from './engine/runs';
 import { PRESETS, Preset, UsageError } from './experiments/define';
 
@@ -117,8 +117,65 @@ export async function executeNotebooks(opts: { preset: Preset; pattern?: string;
     });
     const run: NotebookRun = { notebook: nb, output: path.join(outDir, path.basename(nb)), ok: code === 0, seconds: (Date.now() - start) / 1000 };
     if (!run.ok) run.error = stderr.split('\n').filter((l) => l.trim()).slice(-25).join('\n');
+    else numberExecutedCells(run.output);
     opts.log?.(`notebooks: ${path.basename(nb)} ${run.ok ? 'ok' : 'FAILED'} in ${run.seconds.toFixed(1)}s`);
     results.push(run);
   }
   return results;
+}
+
+interface NotebookJson {
+  cells: { cell_type: string; execution_count?: number | null; metadata?: Record<string, unknown>; outputs?: { output_type: string; data?: Record<string, unknown>; metadata?: Record<string, unknown> }[] }[];
+  metadata: Record<string, unknown>;
+}
+
+/**
+ * nbconvert takes a cell's number from the kernel's execute_input message, which tslab does not send, so every cell
+ * of an executed copy would read `In [ ]`. A run that finished executed every code cell once, in order: number them.
+ */
+function numberExecutedCells(file: string): void {
+  const nb = JSON.parse(fs.readFileSync(file, 'utf8')) as NotebookJson;
+  let n = 0;
+  for (const c of nb.cells) if (c.cell_type === 'code') c.execution_count = ++n;
+  writeFileAtomic(file, JSON.stringify(nb, null, 1) + '\n');
+}
+
+/**
+ * An executed notebook as it is committed: outputs and execution counts kept; dropped is what only a live kernel
+ * needs or what changes from run to run without saying anything — a figure's HTML (it carries the 4.85 MB plotly.js
+ * loader; the PNG that GitHub and nbconvert show and the plotly JSON that VS Code draws stay) and nbclient's
+ * per-cell timestamps.
+ */
+export function committableNotebook(executed: NotebookJson): NotebookJson {
+  const cells = executed.cells.map((c) => {
+    const metadata = { ...(c.metadata ?? {}) };
+    delete metadata.execution;
+    if (!c.outputs) return { ...c, metadata };
+    const outputs = c.outputs.map((o) => {
+      const html = o.data?.['text/html'];
+      const isFigure = (Array.isArray(html) ? html.join('') : String(html ?? '')).includes('wraplab-figure') && o.data?.['image/png'];
+      if (!isFigure) return o;
+      const data = { ...o.data };
+      delete data['text/html'];
+      return { ...o, data };
+    });
+    return { ...c, metadata, outputs };
+  });
+  return { ...executed, cells };
+}
+
+/**
+ * `npm run notebooks -- --commit`: executes the notebooks at `laptop` (the preset whose outputs the repository shows)
+ * and writes each one that ran without an error back into notebooks/ with its outputs; a notebook that fails is left
+ * as it was.
+ */
+export async function commitNotebookOutputs(opts: { pattern?: string; log?: (s: string) => void } = {}): Promise<NotebookRun[]> {
+  const runs = await executeNotebooks({ preset: 'laptop', pattern: opts.pattern, log: opts.log });
+  for (const r of runs) {
+    if (!r.ok) continue;
+    const nb = committableNotebook(JSON.parse(fs.readFileSync(r.output, 'utf8')) as NotebookJson);
+    writeFileAtomic(r.notebook, JSON.stringify(nb, null, 1) + '\n');
+    opts.log?.(`notebooks: wrote ${path.relative(projectRoot(), r.notebook)} with its laptop outputs`);
+  }
+  return runs;
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { executeNotebooks, listNotebooks } from '../../lib/jupyter';
+import { committableNotebook, executeNotebooks, listNotebooks } from '../../lib/jupyter';
 
 // Every notebook must execute headless at `smoke`. Needs Jupyter (nbconvert + nbclient) and Chromium, which
 // scripts/install.sh installs. WRAPLAB_SKIP_NOTEBOOKS=1 opts out on a machine without them.
@@ -25,6 +25,15 @@ for (const nb of listNotebooks()) {
       if (name === '00-engine-tour') {
         assert.ok(outputs.some((o: { data?: Record<string, unknown> }) => o.data?.['application/vnd.plotly.v1+json'] && o.data?.['image/png']), 'a figure with plotly JSON and a PNG');
         assert.ok(JSON.stringify(outputs).includes('bit-identical after reload: true'));
+        const code = executed.cells.filter((c: { cell_type: string }) => c.cell_type === 'code');
+        assert.deepEqual(code.map((c: { execution_count: number | null }) => c.execution_count), code.map((_: unknown, i: number) => i + 1), 'In [1], In [2], ...');
+        // What `npm run notebooks -- --commit` writes: outputs kept, the figure's plotly.js loader and nbclient's timestamps dropped.
+        const committed = committableNotebook(executed);
+        const figures = committed.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.data?.['image/png']);
+        assert.ok(figures.length > 0 && figures.every((o) => o.data?.['application/vnd.plotly.v1+json'] && !o.data?.['text/html']), 'figures keep PNG and plotly JSON, not the HTML loader');
+        assert.ok(committed.cells.every((c) => !(c.metadata ?? {}).execution), 'no per-cell timestamps');
+        assert.ok(JSON.stringify(committed).length < JSON.stringify(executed).length - 4e6, 'the 4.85 MB plotly.js is not committed');
+        assert.deepEqual(committed.cells.map((c) => (c as { id?: string }).id), executed.cells.map((c: { id?: string }) => c.id), 'cell ids kept');
       }
     } finally {
       if (saved === undefined) delete process.env.WRAPLAB_DATA;
