@@ -73,6 +73,33 @@ export function buildCli(): Command {
     });
 
   program
+    .command('claims')
+    .description("measure the paper's headline claims over seeds: mean, 95% interval, yes / no / within noise")
+    .option('-p, --preset <preset>', `one of ${PRESETS.join(', ')}`)
+    .option('--seeds <n>', 'seeds 0..n-1 (each drives data, initialisation, pretraining and fine-tuning)', '3')
+    .option('--only <pattern>', 'claim id, group (pcfg|tracr|tinystories) or glob (pcfg-*)')
+    .option('-o, --out <dir>', 'output folder for claims.csv and claims.md (default figures/ for laptop, $WRAPLAB_DATA/figures/<preset>/ otherwise)')
+    .option('-j, --jobs <n>', 'worker processes for the runs (default $WRAPLAB_JOBS or the number of cores)')
+    .action(async (o: { preset?: string; seeds: string; only?: string; out?: string; jobs?: string }) => {
+      if (!/^[1-9]\d*$/.test(o.seeds)) throw new UsageError(`--seeds must be a positive integer, got "${o.seeds}"`);
+      if (o.jobs !== undefined && !/^[1-9]\d*$/.test(o.jobs)) throw new UsageError(`--jobs must be a positive integer, got "${o.jobs}"`);
+      const { measureClaims, claimsMarkdown, claimsCsvRows } = await import('./studies/claims');
+      const { figuresDir } = await import('./figures/sets');
+      const { saveTable, toDataFrame } = await import('./figures/table');
+      const { writeFileAtomic } = await import('./engine/fsutil');
+      const preset = parsePreset(o.preset);
+      const rows = await measureClaims({ preset, seeds: Number(o.seeds), only: o.only, jobs: o.jobs === undefined ? defaultJobs() : Number(o.jobs), log: (s) => console.error(s) });
+      const dir = o.out ?? figuresDir(preset);
+      const name = o.only ? `claims_${o.only.replace(/[^a-z0-9-]+/gi, '_')}` : 'claims';
+      const md = claimsMarkdown(rows);
+      console.error(md);
+      console.log(saveTable(toDataFrame(claimsCsvRows(rows)), dir, name));
+      const mdFile = require('node:path').join(dir, `${name}.md`);
+      writeFileAtomic(mdFile, md);
+      console.log(mdFile);
+    });
+
+  program
     .command('bench')
     .description('time full training steps of the engine (and PyTorch, when installed)')
     .addOption(new Option('--config <name>', 'bench configuration').choices(['bench', 'pcfg-laptop', 'tinystories-laptop']).default('bench'))

@@ -55,3 +55,18 @@ export function tMean(xs: readonly number[]): Estimate {
 
 // Two-sided 95% Student t quantiles for 1..30 degrees of freedom (then ~1.96).
 const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042, 1.96];
+
+/** What an interval says about a claim "the value is above (or below) a threshold". */
+export type ClaimVerdict = 'yes' | 'no' | 'within noise';
+
+/**
+ * `yes` when the whole interval lies on the claim's side of the threshold, `no` when the whole of it lies on the
+ * other side, `within noise` when it straddles the threshold (one seed's t interval is unbounded: always noise).
+ */
+export function decide(est: Estimate, claim: { threshold: number; direction: 'above' | 'below' }): ClaimVerdict {
+  if (!Number.isFinite(est.value)) return 'within noise';
+  const above = est.lo > claim.threshold;
+  const below = est.hi < claim.threshold;
+  if (claim.direction === 'above') return above ? 'yes' : below ? 'no' : 'within noise';
+  return below ? 'yes' : above ? 'no' : 'within noise';
+}

@@ -8,3 +8,4 @@ export * as pcfg from './pcfg';
 export * as tracr from './tracr';
 export * as tinystories from './tinystories';
 export * as engine from './engine';
+export { CLAIMS, claimsMarkdown, measureClaims, type Claim, type ClaimRow } from './claims';

@@ -1,0 +1,283 @@
+/**
+ * The paper's headline claims as measurements over seeds. Each claim reads one number from a study's table (a gap,
+ * a gain, a difference in iterations) and states on which side of a threshold the paper puts it; measured over
+ * independent seeds (each seed drives data, initialisation, pretraining and fine-tuning), the 95% t interval of the
+ * mean decides `yes`, `no` or `within noise` — never one run.
+ *
+ *   const rows = await measureClaims({ preset: 'laptop', seeds: 3, only: 'tracr' });
+ */
+import { decide, tMean, type ClaimVerdict } from '../analysis/stats';
+import { metric } from '../engine/metrics';
+import type { Preset } from '../experiments/define';
+import { UsageError } from '../experiments/define';
+import { TRACR_LR_ROLES } from '../experiments/tracr/finetune';
+import * as pcfg from './pcfg';
+import { runStudies, type AnyStudy, type StudyOptions } from './study';
+import { tinyStoriesStudy, type TinyStoriesTable } from './tinystories';
+import * as tracr from './tracr';
+
+export interface Claim<T> {
+  id: string;
+  group: 'pcfg' | 'tracr' | 'tinystories';
+  /** What is claimed, in the paper's terms. */
+  statement: string;
+  /** What the number is, with its unit. */
+  measure: string;
+  /** The paper's value or finding. */
+  paper: string;
+  study: AnyStudy;
+  /** The claim's number from one seed's table; null where the preset's grid lacks the cell. */
+  value(table: T, preset: Preset): number | null;
+  threshold: number;
+  direction: 'above' | 'below';
+}
+
+const defineClaim = <T>(c: Claim<T>): Claim<T> => Object.freeze(c);
+
+/** Steps to a threshold, with "never" as one evaluation past the last step (so a gap is still a number). */
+const stepsOrNever = (steps: number | null, curve: { step: number }[]) => steps ?? (curve.at(-1)?.step ?? 0) + 1;
+
+export const CLAIMS = [
+  defineClaim<pcfg.FinetuneTable>({
+    id: 'pcfg-shortcut',
+    group: 'pcfg',
+    statement: 'with correlated fine-tuning data (C_Tr = 1) the model counts b only where the correlation holds (Table 5)',
+    measure: 'Acc O_FT on C_Te = 1 minus on C_Te = 0, P^L, η_M, C_Tr = 1 (points / 100)',
+    paper: '100 - 0 = 1.00',
+    study: pcfg.finetuneStudy,
+    value: (t) => {
+      const c = t.cells.find((x) => x.prior === 'L' && x.lr === 'M' && x.cTrain === 1);
+      return c ? metric(c.results.final, 'acc.oft.cte1') - metric(c.results.final, 'acc.oft.cte0') : null;
+    },
+    threshold: 0.3,
+    direction: 'above',
+  }),
+  defineClaim<pcfg.PruningTable>({
+    id: 'pcfg-pruning-revives',
+    group: 'pcfg',
+    statement: 'pruning a few MLP neurons by grad × weight revives count a (Fig 7)',
+    measure: 'Acc O_PT (C_Te = 0) after the last pruned neuron minus before, P^L, C_Tr = 1, smallest LR of the grid',
+    paper: 'count a back within 5-15 neurons',
+    study: pcfg.pruningStudy,
+    value: (t) => {
+      const c = t.main.filter((x) => x.cTrain === 1).at(-1);
+      if (!c) return null;
+      const s = c.results.steps;
+      return metric(s[s.length - 1].acc, 'acc.opt.cte0') - metric(s[0].acc, 'acc.opt.cte0');
+    },
+    threshold: 0.2,
+    direction: 'above',
+  }),
+  defineClaim<pcfg.ProbingTable>({
+    id: 'pcfg-probe-keeps-count-a',
+    group: 'pcfg',
+    statement: 'a linear probe still reads #a after fine-tuning, close to the pretrained model (Fig 8)',
+    measure: 'best block probe accuracy for #a, fine-tuned (η_M, C_Tr = 1) minus pretrained, P^L',
+    paper: 'close to the pretrained curve (a drop at η_M)',
+    study: pcfg.probingStudy,
+    value: (t) => {
+      const best = (m?: pcfg.ProbedModel) => (m ? Math.max(...m.results.blocks.map((b) => b.opt)) : NaN);
+      const pre = t.models.find((m) => m.prior === 'L' && !m.finetune);
+      const ft = t.models.find((m) => m.prior === 'L' && m.finetune?.lr === 'M' && m.finetune.cTrain === 1);
+      return pre && ft ? best(ft) - best(pre) : null;
+    },
+    threshold: -0.1,
+    direction: 'above',
+  }),
+  defineClaim<pcfg.ReftTable>({
+    id: 'pcfg-reft-faster',
+    group: 'pcfg',
+    statement: 'reverse fine-tuning revives count a in fewer iterations than learning it from scratch (Fig 9)',
+    measure: 'iterations to 90% Acc O_PT, Scr.+FT minus reFT (P^L, after η_M, C_Tr = 1); never = one past the last step',
+    paper: 'reFT 0.1-3K vs Scr.+FT ~4.5K',
+    study: pcfg.reftStudy,
+    value: (t) => {
+      const reft = t.runs.find((r) => r.kind === 'reft' && r.prior === 'L' && r.finetune?.lr === 'M' && r.finetune.cTrain === 1);
+      const scratch = t.runs.find((r) => r.kind === 'scratch' && r.reftLr === reft?.reftLr);
+      if (!reft || !scratch) return null;
+      return stepsOrNever(scratch.results.to90, scratch.results.curve) - stepsOrNever(reft.results.to90, reft.results.curve);
+    },
+    threshold: 0,
+    direction: 'above',
+  }),
+  defineClaim<pcfg.AppendixTable>({
+    id: 'pcfg-jailbreak',
+    group: 'pcfg',
+    statement: 'after fine-tuning through T_NJ, the jailbreak token T_J1 still counts a (App. E.2, Fig 24)',
+    measure: 'final Acc count a through T_J1 minus through T_NJ, P^L, η_M, C_Te = 0',
+    paper: 'T_J1 keeps count a while T_NJ loses it',
+    study: pcfg.appendixStudy,
+    value: (t) => {
+      const c = t.jailbreak.find((x) => x.prior === 'L' && x.lr === 'M');
+      return c ? metric(c.results.final, 'acc.jb1.cte0') - metric(c.results.final, 'acc.opt.cte0') : null;
+    },
+    threshold: 0.1,
+    direction: 'above',
+  }),
+  defineClaim<tracr.TracrFinetuneTable>({
+    id: 'tracr-attention-kept',
+    group: 'tracr',
+    statement: "fine-tuning at a small LR keeps the compiled Counter's attention on a (Fig 10)",
+    measure: "attention mass on a minus on b at the Counter's readout, after η_S, C_Tr = 1",
+    paper: 'a-attention kept at η_S and η_M',
+    study: tracr.finetuneStudy,
+    value: (t, preset) => {
+      const r = t.finetuned.find((x) => x.program === 'counter' && x.lr === TRACR_LR_ROLES[preset].S && x.cTr === 1);
+      return r ? r.attention.finetuned.ptMass - r.attention.finetuned.ftMass : null;
+    },
+    threshold: 0,
+    direction: 'above',
+  }),
+  defineClaim<tracr.TracrPruneTable>({
+    id: 'tracr-prune-one-weight',
+    group: 'tracr',
+    statement: "pruning one weight (grad × weight) of the Counter fine-tuned on correlated data revives count a (Figs 55-59)",
+    measure: 'Acc O_PT (C_Te = 0) after pruning one weight minus before, η_S, C_Tr = 1',
+    paper: '> 60 points',
+    study: tracr.pruneStudy,
+    value: (t, preset) => {
+      const r = t.runs.find((x) => x.program === 'counter' && x.granularity === 'weight' && x.scoring === 'gradxweight' && x.results.cTr === 1 && x.results.lr === TRACR_LR_ROLES[preset].S);
+      return r && r.results.steps[1] ? r.results.steps[1].acc.cTe0.pt - r.results.steps[0].acc.cTe0.pt : null;
+    },
+    threshold: 0.5,
+    direction: 'above',
+  }),
+  defineClaim<tracr.TracrReftTable>({
+    id: 'tracr-reft-faster',
+    group: 'tracr',
+    statement: 'reverse fine-tuning revives the Counter far beyond what Scr.+FT reaches in as many steps (Fig 27, Table 4)',
+    measure: 'final Acc O_PT (C_Te = 0), reFT minus Scr.+FT, Counter fine-tuned with C_Tr = 1, largest reFT LR',
+    paper: 'reFT ≪ Scr.+FT iterations',
+    study: tracr.reftStudy,
+    value: (t) => {
+      const r = t.runs.filter((x) => x.program === 'counter' && x.cTr === 1).sort((a, b) => b.reftLr - a.reftLr)[0];
+      return r ? r.reft.final.cTe0.pt - r.scratch.final.cTe0.pt : null;
+    },
+    threshold: 0.2,
+    direction: 'above',
+  }),
+  defineClaim<TinyStoriesTable>({
+    id: 'tinystories-deletion',
+    group: 'tinystories',
+    statement: 'fine-tuning on Twist-free stories deletes the Twist from sampled stories (Table 1, it 0)',
+    measure: 'Twist rate of Present in PT minus the mean over the six deleted models (reFT step 0)',
+    paper: 'deleted models 12-69% (Present in PT higher)',
+    study: tinyStoriesStudy,
+    value: (t) => {
+      const deleted = t.reft.table.filter((r) => !/Not in PT/.test(r.label));
+      if (deleted.length === 0) return null;
+      return t.reft.pretrained.present['twist.rate'] - deleted.reduce((a, r) => a + r.twistPercent[0] / 100, 0) / deleted.length;
+    },
+    threshold: 0.1,
+    direction: 'above',
+  }),
+  defineClaim<TinyStoriesTable>({
+    id: 'tinystories-probe-separation',
+    group: 'tinystories',
+    statement: 'the Twist stays linearly readable after deletion: deleted models probe above Not in PT (Fig 11 left)',
+    measure: 'Twist probe accuracy averaged over blocks, mean of the deleted models minus Not in PT',
+    paper: 'deleted ≈ Present in PT > Not in PT',
+    study: tinyStoriesStudy,
+    value: (t) => {
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      const twist = (m: TinyStoriesTable['probe']['models'][number]) => mean(m.accuracy.map((row) => row[m.features.indexOf('Twist')]));
+      const control = t.probe.models.find((m) => m.label === 'Not in PT');
+      const deleted = t.probe.models.filter((m) => / \(LR [SM]\)$/.test(m.label));
+      return control && deleted.length ? mean(deleted.map(twist)) - twist(control) : null;
+    },
+    threshold: 0,
+    direction: 'above',
+  }),
+  defineClaim<TinyStoriesTable>({
+    id: 'tinystories-reft-faster',
+    group: 'tinystories',
+    statement: 'reFT revives the Twist in deleted models faster than the never-trained control learns it (Table 1)',
+    measure: "Twist rate at the table's second reFT step, mean of the deleted models minus Not in PT",
+    paper: 'deleted 44-88% at it 30 vs control 31%',
+    study: tinyStoriesStudy,
+    value: (t) => {
+      const control = t.reft.table.find((r) => /Not in PT/.test(r.label));
+      const deleted = t.reft.table.filter((r) => !/Not in PT/.test(r.label));
+      if (!control || deleted.length === 0 || control.twistPercent.length < 2) return null;
+      return (deleted.reduce((a, r) => a + r.twistPercent[1], 0) / deleted.length - control.twistPercent[1]) / 100;
+    },
+    threshold: 0,
+    direction: 'above',
+  }),
+] as const;
+
+export interface ClaimRow {
+  id: string;
+  group: string;
+  statement: string;
+  measure: string;
+  paper: string;
+  preset: Preset;
+  seeds: number[];
+  /** One value per seed, in `seeds` order. */
+  values: number[];
+  mean: number;
+  lo95: number;
+  hi95: number;
+  threshold: number;
+  direction: 'above' | 'below';
+  verdict: ClaimVerdict;
+}
+
+export interface ClaimOptions extends Omit<StudyOptions, 'seed'> {
+  /** How many seeds (0..n-1), or which; default 3. */
+  seeds?: number | number[];
+  /** A claim id, a group (pcfg | tracr | tinystories) or a prefix glob ("pcfg-*"). */
+  only?: string;
+}
+
+function choose(only?: string): Claim<unknown>[] {
+  const all = CLAIMS as readonly Claim<never>[] as Claim<unknown>[];
+  if (!only) return all;
+  const re = new RegExp(`^${only.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+  const chosen = all.filter((c) => c.group === only || re.test(c.id));
+  if (chosen.length === 0) throw new UsageError(`no claim matches "${only}"; known: ${all.map((c) => c.id).join(', ')} (groups pcfg, tracr, tinystories)`);
+  return chosen;
+}
+
+/** Measures the chosen claims over the seeds: each seed runs the studies they need as one schedule (cached runs are free). */
+export async function measureClaims(opts: ClaimOptions = {}): Promise<ClaimRow[]> {
+  const claims = choose(opts.only);
+  const seeds = Array.isArray(opts.seeds) ? opts.seeds : Array.from({ length: opts.seeds ?? 3 }, (_, i) => i);
+  if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new UsageError(`seeds must be non-negative integers, got ${JSON.stringify(opts.seeds)}`);
+  const studies = [...new Set(claims.map((c) => c.study))];
+  const values = claims.map(() => [] as number[]);
+  let preset: Preset | undefined;
+  for (const seed of seeds) {
+    opts.log?.(`claims: seed ${seed} (${seeds.indexOf(seed) + 1} of ${seeds.length}): ${studies.map((s) => s.id).join(', ')}`);
+    const tables = await runStudies(studies, { ...opts, seed });
+    preset = (tables[0] as { preset: Preset }).preset;
+    claims.forEach((c, i) => {
+      const v = c.value(tables[studies.indexOf(c.study)] as never, preset!);
+      if (v !== null && Number.isFinite(v)) values[i].push(v);
+    });
+  }
+  return claims.flatMap((c, i) => {
+    if (values[i].length === 0) return [];
+    const est = tMean(values[i]);
+    return [{
+      id: c.id, group: c.group, statement: c.statement, measure: c.measure, paper: c.paper, preset: preset!,
+      seeds, values: values[i], mean: est.value, lo95: est.lo, hi95: est.hi, threshold: c.threshold, direction: c.direction,
+      verdict: decide(est, c),
+    }];
+  });
+}
+
+const num = (x: number) => (Number.isFinite(x) ? (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3)) : x > 0 ? '∞' : '-∞');
+
+/** The claim table as Markdown (the shape of figures/README.md's claim tables). */
+export function claimsMarkdown(rows: readonly ClaimRow[]): string {
+  const head = '| claim | measure | paper | seeds | mean [95% CI] | holds when | verdict |\n|---|---|---|---|---|---|---|';
+  const body = rows.map((r) => `| ${r.statement} | ${r.measure} | ${r.paper} | ${r.values.length} | ${num(r.mean)} [${num(r.lo95)}, ${num(r.hi95)}] | ${r.direction === 'above' ? '>' : '<'} ${r.threshold} | ${r.verdict} |`);
+  return [head, ...body].join('\n') + '\n';
+}
+
+/** One CSV row per claim, with the per-seed values (per_seed: a column named "values" would shadow danfo's own). */
+export function claimsCsvRows(rows: readonly ClaimRow[]) {
+  return rows.map((r) => ({ id: r.id, group: r.group, preset: r.preset, seeds: r.values.length, per_seed: r.values.map((v) => v.toPrecision(4)).join(' '), mean: r.mean, lo95: r.lo95, hi95: r.hi95, threshold: r.threshold, direction: r.direction, verdict: r.verdict, measure: r.measure, paper: r.paper }));
+}
