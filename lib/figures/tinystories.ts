@@ -6,6 +6,7 @@
  */
 import type { TwistKey } from '../engine/metrics';
 import { DELETION_PROTOCOLS } from '../experiments/tinystories/config';
+import { UNTRAINED_LABEL } from '../experiments/tinystories/experiments';
 import type { TinyStoriesProbeResults, TinyStoriesReftResults } from '../experiments/tinystories/experiments';
 import type { CurveRow } from '../experiments/tinystories/stages';
 import type { TinyStoriesTable } from '../studies/tinystories';
@@ -31,6 +32,7 @@ const COLOURS: Record<string, string> = {
   'F+MM': '#2ca02c',
   'Not in PT': '#7f7f7f',
   'Present in PT': '#000000',
+  [UNTRAINED_LABEL]: '#bcbd22',
 };
 
 function colourOf(name: string): string | undefined {
@@ -69,8 +71,8 @@ function curveSeries(name: string, rows: CurveRow[], key: TwistKey, scale = 1): 
 
 /**
  * Probe accuracy vs block for one feature; panels deletion η_M and η_S, as in the paper's Fig 11 left. Each point
- * carries its 95% Wilson interval over the held-out stories, and the majority-class baseline is drawn, so the y axis
- * starts where a probe that reads nothing would sit.
+ * carries its 95% Wilson interval over the held-out stories; the two baselines are drawn (the majority class, and the
+ * same probe on an untrained model of the same shape), so the y axis starts where a probe that reads nothing sits.
  */
 export function probeFigure(probe: TinyStoriesProbeResults, feature: string, title: string): Figure {
   const byLabel = new Map(probe.models.map((m) => [m.label, m]));
@@ -91,7 +93,7 @@ export function probeFigure(probe: TinyStoriesProbeResults, feature: string, tit
       x: m.layers.map((_, i) => i),
       y,
       error_y: { type: 'data', symmetric: false, array: ci.map((c, i) => c.hi - y[i]), arrayminus: ci.map((c, i) => y[i] - c.lo), thickness: 1, width: 3 },
-      line: { color: colourOf(label), dash: label.endsWith('in PT') ? 'dot' : undefined },
+      line: { color: colourOf(label), dash: label === UNTRAINED_LABEL ? 'dashdot' : label.endsWith('in PT') ? 'dot' : undefined },
       hovertemplate: `block %{x}: %{y:.3f} (95% CI %{customdata})`,
       customdata: ci.map((c) => `${c.lo.toFixed(3)}–${c.hi.toFixed(3)}, n=${m.testSize}`),
     };
@@ -103,6 +105,7 @@ export function probeFigure(probe: TinyStoriesProbeResults, feature: string, tit
       ...DELETION_PROTOCOLS.map((p) => trace(`${p} (LR ${lr})`)),
       trace('Not in PT'),
       trace('Present in PT'),
+      ...(byLabel.has(UNTRAINED_LABEL) ? [trace(UNTRAINED_LABEL)] : []),
       { name: `majority class (${majority.toFixed(3)})`, x: blocks, y: blocks.map(() => majority), mode: 'lines', line: { color: '#bbbbbb', dash: 'dash', width: 2 }, hovertemplate: 'majority class %{y:.3f}' },
     ],
   }));

@@ -10,6 +10,7 @@ import { decide, tMean, type ClaimVerdict } from '../analysis/stats';
 import { metric } from '../engine/metrics';
 import type { Preset } from '../experiments/define';
 import { UsageError } from '../experiments/define';
+import { UNTRAINED_LABEL } from '../experiments/tinystories/experiments';
 import { TRACR_LR_ROLES } from '../experiments/tracr/finetune';
 import * as pcfg from './pcfg';
 import { runStudies, type AnyStudy, type StudyOptions } from './study';
@@ -184,6 +185,23 @@ export const CLAIMS = [
       const control = t.probe.models.find((m) => m.label === 'Not in PT');
       const deleted = t.probe.models.filter((m) => / \(LR [SM]\)$/.test(m.label));
       return control && deleted.length ? mean(deleted.map(twist)) - twist(control) : null;
+    },
+    threshold: 0,
+    direction: 'above',
+  }),
+  defineClaim<TinyStoriesTable>({
+    id: 'tinystories-probe-above-untrained',
+    group: 'tinystories',
+    statement: 'the Twist probe reads what pretraining put there: Present in PT probes above an untrained model of the same shape',
+    measure: 'Twist probe accuracy averaged over blocks, Present in PT minus the untrained control',
+    paper: '(a baseline the paper does not draw)',
+    study: tinyStoriesStudy,
+    value: (t) => {
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      const twist = (m: TinyStoriesTable['probe']['models'][number]) => mean(m.accuracy.map((row) => row[m.features.indexOf('Twist')]));
+      const present = t.probe.models.find((m) => m.label === 'Present in PT');
+      const untrained = t.probe.models.find((m) => m.label === UNTRAINED_LABEL);
+      return present && untrained ? twist(present) - twist(untrained) : null;
     },
     threshold: 0,
     direction: 'above',

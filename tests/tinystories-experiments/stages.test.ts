@@ -213,8 +213,21 @@ test('corpus.source end to end: both TinyStories experiments train, evaluate and
     assert.equal(reft.reft.length, 7);
     for (const r of reft.reft) assert.ok(r.curve.every((c) => Number.isFinite(c['loss.twist']) && c['twist.rate'] >= 0 && c['twist.rate'] <= 1));
     const probe = (await run(tst.probe, { preset: 'smoke', overrides })).results;
-    assert.equal(probe.models.length, 8);
+    assert.equal(probe.models.length, 9, 'Present, Not in PT, the untrained control, six deleted');
     assert.ok(probe.models.every((m) => m.accuracy.flat().every((a) => a >= 0 && a <= 1)));
+    // The control is the pretraining's initialisation, untrained: the same weights as a fresh model of that seed.
+    const { loadStageModel } = await import('../../lib/experiments/load');
+    const { stageNode } = await import('../../lib/experiments/stage');
+    const { resolveConfig } = await import('../../lib/experiments/run');
+    const pre = tst.pretrainConfig(resolveConfig(tst.probe, 'smoke', overrides), 'present');
+    const init = (await loadStageModel(stageNode(tst.tsInit, pre, 0))).model;
+    const trained = (await loadStageModel(stageNode(tst.tsPretrain, pre, 0))).model;
+    const fresh = tst.tinyStoriesModel(pre, init.config.vocabSize, 0);
+    const w = (m: typeof init) => m.getWeights()['blocks.0.attn.W_Q'];
+    assert.deepEqual(w(init), w(fresh), 'init = a fresh model of the seed');
+    assert.notDeepEqual(w(init), w(trained), 'and not the trained one');
+    [init, trained, fresh].forEach((m) => m.dispose());
+    assert.ok(probe.models.some((m) => m.label === tst.UNTRAINED_LABEL));
     assert.equal(probe.corpus!.heldOut.tokenizer, 'bpe');
     // The procedural corpus's results keep their shape (no corpus record).
     assert.equal(tst.corpusRecord(tst.tinyStoriesData(cfg.corpus, 0), cfg.contextLength, 0), undefined);

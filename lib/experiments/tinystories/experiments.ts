@@ -149,11 +149,16 @@ function optionalCorpus(data: TinyStoriesData, cfg: TinyStoriesConfig, seed: num
   return corpus ? { corpus } : {};
 }
 
-/** The probed models: both pretrained ones, then the six deleted ones. */
+/** The probe's control model: the pretraining's initialisation, untrained. */
+export const UNTRAINED_LABEL = 'untrained (same shape)';
+
+/** The probed models: both pretrained ones, the untrained control, then the six deleted ones. */
 function probedModels(cfg: TinyStoriesConfig): { label: string; of: ModelRef }[] {
   return [
     { label: 'Present in PT', of: pretrainedRef(cfg, 'present') },
     { label: 'Not in PT', of: pretrainedRef(cfg, 'absent') },
+    // What a probe reads from the architecture and the words alone: the baseline a trained model must beat.
+    { label: UNTRAINED_LABEL, of: { stage: 'init', config: pretrainConfig(cfg, 'present') } },
     ...DELETED.map((d) => ({ label: `${d.protocol} (LR ${d.lr})`, of: { stage: 'delete' as const, config: deleteConfig(cfg, d.protocol, d.lr) } })),
   ];
 }
@@ -161,8 +166,8 @@ function probedModels(cfg: TinyStoriesConfig): { label: string; of: ModelRef }[]
 export const probe = defineExperiment({
   id: 'tinystories-probe',
   title: 'TinyStories: linear probes for the story features per block (Fig 11 left, Figs 35-38)',
-  description: 'Frozen Present-in-PT, Not-in-PT and the six deleted models; one multi-label linear probe per block on the story-only text (mean of the last 10 positions).',
-  version: 2,
+  description: 'Frozen Present-in-PT, Not-in-PT, an untrained model of the same shape (the control) and the six deleted models; one multi-label linear probe per block on the story-only text (mean of the last 10 positions).',
+  version: 3,
   schema: TinyStoriesSchema,
   presets: TINYSTORIES_PRESETS,
   stages: (cfg, seed): StageNode[] => probedModels(cfg).map((m) => probeNode(cfg, m.of, seed)),

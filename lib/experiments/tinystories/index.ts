@@ -13,11 +13,11 @@ export type { CompareTokenizersOptions, TokenizerComparisonRow } from './tokeniz
 export { TWIST_KEYS, classifierJudge, judgeRecord, makeTwistEvaluator, sampleStories, twistEvaluationOf, twistRateJudge } from './evaluation';
 export type { JudgeRecord } from './evaluation';
 export type { EvaluationEnv, TwistEvaluation } from './evaluation';
-export { deleteConfig, deletionSet, evalNode, modelNode, pretrainConfig, reftConfig, reftLabel, tsDelete, tsEvaluation, tsPretrain, tsReft } from './stages';
+export { deleteConfig, deletionSet, evalNode, modelNode, pretrainConfig, reftConfig, reftLabel, tsDelete, tsEvaluation, tsInit, tsPretrain, tsReft } from './stages';
 export type { CurveRow, ModelRef, PretrainVariant, ReftSource, StorySummary } from './stages';
 export { probeNode, tsProbe } from './probe';
 export type { ProbeAccuracy } from './probe';
-export { TINYSTORIES_PRESETS, probe, reft } from './experiments';
+export { TINYSTORIES_PRESETS, UNTRAINED_LABEL, probe, reft } from './experiments';
 export type { TinyStoriesProbeResults, TinyStoriesReftResults } from './experiments';
 export { load } from './load';
 export type { TinyStoriesModelSpec } from './load';

@@ -14,6 +14,7 @@ import { info } from '../../notebook';
 import type { MetricRow } from '../../engine/metrics';
 import { Rng } from '../../engine/rng';
 import { trainCached, type TrainConfigInput } from '../../engine/train';
+import { saveModel } from '../../engine/checkpoint';
 import { defineStage, stageNode, type StageNode, type StageResult } from '../stage';
 import type { DeletionLr, DeletionProtocol, TinyStoriesConfig } from './config';
 import { contextReport, requireTwistLabels, saveTokenizer, storySampler, tinyStoriesData, tinyStoriesModel, type TinyStoriesData } from './data';
@@ -52,7 +53,12 @@ export interface ReftConfig {
 }
 
 /** A model of the pipeline, by the stage that trained it. */
-export type ModelRef = { stage: 'pretrain'; config: PretrainConfig } | { stage: 'delete'; config: DeleteConfig } | { stage: 'reft'; config: ReftConfig };
+export type ModelRef =
+  | { stage: 'pretrain'; config: PretrainConfig }
+  | { stage: 'delete'; config: DeleteConfig }
+  | { stage: 'reft'; config: ReftConfig }
+  /** The pretraining's model before its first step: the probes' control (what a probe reads from architecture alone). */
+  | { stage: 'init'; config: PretrainConfig };
 
 export interface EvalConfig extends EvaluationEnv {
   of: ModelRef;
@@ -110,6 +116,24 @@ export const tsPretrain = defineStage<PretrainConfig, StorySummary>({
         config: c.train,
         sampler: storySampler(stories, data, c.contextLength, Rng.derive(seed, 'tinystories-pretrain', c.variant).int(0, 2 ** 31)),
       });
+      saveTokenizer(run, data);
+      return { curve: [], params: model.numParams() };
+    } finally {
+      model.dispose();
+    }
+  },
+});
+
+/** The pretraining's initialisation, saved untrained (same shape, same seed): a control for the probes. */
+export const tsInit = defineStage<PretrainConfig, StorySummary>({
+  name: 'tinystories-init',
+  version: 1,
+  cost: () => 1e6,
+  async run({ config: c, seed, run }) {
+    const data = tinyStoriesData(c.corpus, seed);
+    const model = tinyStoriesModel(c, data.tokenizer.vocabSize, seed);
+    try {
+      saveModel(model, run.file('model.safetensors'));
       saveTokenizer(run, data);
       return { curve: [], params: model.numParams() };
     } finally {
@@ -184,7 +208,7 @@ export const tsDelete = defineStage<DeleteConfig, StorySummary>({
 
 /** The pretraining a model descends from. */
 export function pretrainOf(ref: ModelRef): PretrainConfig {
-  if (ref.stage === 'pretrain') return ref.config;
+  if (ref.stage === 'pretrain' || ref.stage === 'init') return ref.config;
   if (ref.stage === 'delete') return ref.config.pretrain;
   return ref.config.from.kind === 'control' ? ref.config.from.pretrain : ref.config.from.delete.pretrain;
 }
@@ -229,6 +253,7 @@ export const tsReft = defineStage<ReftConfig, StorySummary>({
 /** The stage node that trained a model. */
 export function modelNode(ref: ModelRef, seed: number): StageNode<StorySummary> {
   if (ref.stage === 'pretrain') return stageNode(tsPretrain, ref.config, seed);
+  if (ref.stage === 'init') return stageNode(tsInit, ref.config, seed);
   if (ref.stage === 'delete') return stageNode(tsDelete, ref.config, seed);
   return stageNode(tsReft, ref.config, seed);
 }
@@ -259,4 +284,4 @@ export function reftLabel(source: ReftSource): string {
   return source.kind === 'control' ? 'Not in PT' : `${source.protocol} (LR ${source.lr})`;
 }
 
-export const TS_STAGES = [tsPretrain, tsEvaluation, tsDelete, tsReft] as const;
+export const TS_STAGES = [tsPretrain, tsInit, tsEvaluation, tsDelete, tsReft] as const;
