@@ -242,7 +242,7 @@ export async function audit(opts: AuditOptions): Promise<AuditOutcome> {
     const neurons = c.nLayers * c.dMlp;
     const scoring = settings.pruneScoring === 'auto' ? (neurons <= 256 ? 'exact' : 'gradxweight') : settings.pruneScoring;
     const pruning = await part('pruning', { tuned: tuned.digest, cap: capKey, units: settings.pruneUnits, scoring }, () =>
-      ev.pruning(tuned.model, cap.pt, cap.ft, { maxUnits: settings.pruneUnits, scoring, seed }));
+      ev.pruning(tuned.model, cap.pt, cap.ft, { maxUnits: settings.pruneUnits, scoring, seed, log }));
     const patching = await part('patching', { base: base.digest, tuned: tuned.digest, cap: capKey.pt, seed }, () => ev.patching(base.model, tuned.model, cap.pt, seed));
     const measure = cap.pt.judged?.name ?? 'O_PT accuracy';
     const target = thresholds.targetShareOfBase * ev.headline(behaviour[0].pt).value;

@@ -289,18 +289,30 @@ export interface Pruning {
  * neurons (scored as `scoring` says), heads (always exact: there are few) and single weights (grad x weight: there
  * are too many to measure one by one).
  */
-export function pruning(tuned: Transformer, pt: CapabilitySet, ft: CapabilitySet | undefined, opts: { maxUnits: number; scoring: 'gradxweight' | 'exact'; seed: number }): Pruning {
+export function pruning(tuned: Transformer, pt: CapabilitySet, ft: CapabilitySet | undefined, opts: { maxUnits: number; scoring: 'gradxweight' | 'exact'; seed: number; log?: (s: string) => void }): Pruning {
   const half = Math.ceil(pt.examples.length / 2);
   const scoringEx = pt.examples.slice(0, half);
   const scoringBatches = chunks(scoringEx, CHUNK).map((c) => toBatch(c));
   const evalPt = pt.examples.slice(half);
   const evalFt = ft?.examples.slice(Math.ceil(ft.examples.length / 2));
   const acc = (correct: Float64Array) => accuracyOf(correct, opts.seed);
-  const evaluate = (masks: Record<string, tf.Tensor>) => ({
-    pt: acc(scoreExamples(tuned, evalPt, { masks }).correct),
-    ft: evalFt ? acc(scoreExamples(tuned, evalFt, { masks }).correct) : null,
-    ...(pt.judged ? { rate: judgedRate(tuned, pt.judged, opts.seed, masks) } : {}),
-  });
+  // Progress: one line per evaluated K (a judged capability samples completions at each, so a sweep takes minutes).
+  let sweepName = '';
+  let evaluated = 0;
+  const evaluate = (masks: Record<string, tf.Tensor>) => {
+    const row = {
+      pt: acc(scoreExamples(tuned, evalPt, { masks }).correct),
+      ft: evalFt ? acc(scoreExamples(tuned, evalFt, { masks }).correct) : null,
+      ...(pt.judged ? { rate: judgedRate(tuned, pt.judged, opts.seed, masks) } : {}),
+    };
+    opts.log?.(`pruning ${sweepName}: k=${evaluated++} of ${opts.maxUnits}, O_PT ${(100 * row.pt.value).toFixed(1)}%${row.rate ? `, judged ${(100 * row.rate.value).toFixed(1)}%` : ''}`);
+    return row;
+  };
+  const named = <T>(name: string, f: () => T): T => {
+    sweepName = name;
+    evaluated = 0;
+    return f();
+  };
   const sweep = (granularity: 'row' | 'weight', params: string[], scoring: 'gradxweight' | 'exact'): PruneRow[] =>
     pruneSweep(tuned, { spec: { granularity, params }, maxUnits: opts.maxUnits, scoringBatches, iterative: true, scoring, evaluate }).map((st) => ({
       k: st.k,
@@ -315,9 +327,9 @@ export function pruning(tuned: Transformer, pt: CapabilitySet, ft: CapabilitySet
   return {
     chance: Math.max(...answers.values()) / evalPt.length,
     sweeps: {
-      neurons: sweep('row', mlpOutputs(tuned), opts.scoring),
-      heads: headSweep(tuned, scoringEx, opts.maxUnits, evaluate),
-      weights: sweep('weight', allMatrices(tuned), 'gradxweight'),
+      neurons: named('neurons', () => sweep('row', mlpOutputs(tuned), opts.scoring)),
+      heads: named('heads', () => headSweep(tuned, scoringEx, opts.maxUnits, evaluate)),
+      weights: named('weights', () => sweep('weight', allMatrices(tuned), 'gradxweight')),
     },
   };
 }
