@@ -143,6 +143,20 @@ export const CLAIMS = [
     threshold: 0.5,
     direction: 'above',
   }),
+  defineClaim<tracr.TracrPruneTable>({
+    id: 'tracr-prune-exact-weights',
+    group: 'tracr',
+    statement: 'a few single weights, found by exact scoring (measured loss drops, greedy), revive the Counter\'s count a',
+    measure: 'best gain in Acc O_PT (C_Te = 0) over the exact sweep (smoke 2, laptop 5 weights), η_S, C_Tr = 1',
+    paper: '> 60 points with one weight (grad × weight)',
+    study: tracr.pruneStudy,
+    value: (t) => {
+      const r = t.runs.find((x) => x.program === 'counter' && x.scoring === 'exact');
+      return r ? r.results.bestGain.cTe0 : null;
+    },
+    threshold: 0.5,
+    direction: 'above',
+  }),
   defineClaim<tracr.TracrReftTable>({
     id: 'tracr-reft-faster',
     group: 'tracr',
