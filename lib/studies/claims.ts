@@ -35,6 +35,10 @@ export interface Claim<T> {
 
 const defineClaim = <T>(c: Claim<T>): Claim<T> => Object.freeze(c);
 
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** A model's Twist probe accuracy averaged over blocks. */
+const twistProbe = (m: TinyStoriesTable['probe']['models'][number]) => mean(m.accuracy.map((row) => row[m.features.indexOf('Twist')]));
+
 /** Steps to a threshold, with "never" as one evaluation past the last step (so a gap is still a number). */
 const stepsOrNever = (steps: number | null, curve: { step: number }[]) => steps ?? (curve.at(-1)?.step ?? 0) + 1;
 
@@ -194,11 +198,9 @@ export const CLAIMS = [
     paper: 'deleted ≈ Present in PT > Not in PT',
     study: tinyStoriesStudy,
     value: (t) => {
-      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-      const twist = (m: TinyStoriesTable['probe']['models'][number]) => mean(m.accuracy.map((row) => row[m.features.indexOf('Twist')]));
       const control = t.probe.models.find((m) => m.label === 'Not in PT');
       const deleted = t.probe.models.filter((m) => / \(LR [SM]\)$/.test(m.label));
-      return control && deleted.length ? mean(deleted.map(twist)) - twist(control) : null;
+      return control && deleted.length ? mean(deleted.map(twistProbe)) - twistProbe(control) : null;
     },
     threshold: 0,
     direction: 'above',
@@ -211,11 +213,9 @@ export const CLAIMS = [
     paper: '(a baseline the paper does not draw)',
     study: tinyStoriesStudy,
     value: (t) => {
-      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-      const twist = (m: TinyStoriesTable['probe']['models'][number]) => mean(m.accuracy.map((row) => row[m.features.indexOf('Twist')]));
       const present = t.probe.models.find((m) => m.label === 'Present in PT');
       const untrained = t.probe.models.find((m) => m.label === UNTRAINED_LABEL);
-      return present && untrained ? twist(present) - twist(untrained) : null;
+      return present && untrained ? twistProbe(present) - twistProbe(untrained) : null;
     },
     threshold: 0,
     direction: 'above',
