@@ -77,7 +77,7 @@ export function buildCli(): Command {
     .description("measure the paper's headline claims over seeds: mean, 95% interval, yes / no / within noise")
     .option('-p, --preset <preset>', `one of ${PRESETS.join(', ')}`)
     .option('--seeds <n>', 'seeds 0..n-1 (each drives data, initialisation, pretraining and fine-tuning)', '3')
-    .option('--only <pattern>', 'claim id, group (pcfg|tracr|tinystories) or glob (pcfg-*)')
+    .option('--only <patterns>', 'claim ids, groups (pcfg|tracr|tinystories) or globs (pcfg-*), comma-separated')
     .option('-o, --out <dir>', 'output folder for claims.csv and claims.md (default figures/ for laptop, $WRAPLAB_DATA/figures/<preset>/ otherwise)')
     .option('-j, --jobs <n>', 'worker processes for the runs (default $WRAPLAB_JOBS or the number of cores)')
     .action(async (o: { preset?: string; seeds: string; only?: string; out?: string; jobs?: string }) => {
@@ -90,7 +90,8 @@ export function buildCli(): Command {
       const preset = parsePreset(o.preset);
       const rows = await measureClaims({ preset, seeds: Number(o.seeds), only: o.only, jobs: o.jobs === undefined ? defaultJobs() : Number(o.jobs), log: (s) => console.error(s) });
       const dir = o.out ?? figuresDir(preset);
-      const name = o.only ? `claims_${o.only.replace(/[^a-z0-9-]+/gi, '_')}` : 'claims';
+      const name = 'claims';
+      if (o.only) console.error(`claims: ${name}.csv and ${name}.md hold only the claims --only ${o.only} picks`);
       const md = claimsMarkdown(rows);
       console.error(md);
       console.log(saveTable(toDataFrame(claimsCsvRows(rows)), dir, name));

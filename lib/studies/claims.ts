@@ -263,18 +263,23 @@ export interface ClaimOptions extends Omit<StudyOptions, 'seed'> {
   only?: string;
 }
 
-function choose(only?: string): Claim<unknown>[] {
+/** The claims an `only` pattern picks: comma-separated ids, groups or globs, in CLAIMS order. */
+export function chooseClaims(only?: string): Claim<unknown>[] {
   const all = CLAIMS as readonly Claim<never>[] as Claim<unknown>[];
   if (!only) return all;
-  const re = new RegExp(`^${only.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
-  const chosen = all.filter((c) => c.group === only || re.test(c.id));
-  if (chosen.length === 0) throw new UsageError(`no claim matches "${only}"; known: ${all.map((c) => c.id).join(', ')} (groups pcfg, tracr, tinystories)`);
-  return chosen;
+  const picked = new Set<Claim<unknown>>();
+  for (const part of only.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const re = new RegExp(`^${part.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+    const chosen = all.filter((c) => c.group === part || re.test(c.id));
+    if (chosen.length === 0) throw new UsageError(`no claim matches "${part}"; known: ${all.map((c) => c.id).join(', ')} (groups pcfg, tracr, tinystories)`);
+    chosen.forEach((c) => picked.add(c));
+  }
+  return all.filter((c) => picked.has(c));
 }
 
 /** Measures the chosen claims over the seeds: each seed runs the studies they need as one schedule (cached runs are free). */
 export async function measureClaims(opts: ClaimOptions = {}): Promise<ClaimRow[]> {
-  const claims = choose(opts.only);
+  const claims = chooseClaims(opts.only);
   const seeds = Array.isArray(opts.seeds) ? opts.seeds : Array.from({ length: opts.seeds ?? 3 }, (_, i) => i);
   if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new UsageError(`seeds must be non-negative integers, got ${JSON.stringify(opts.seeds)}`);
   const studies = [...new Set(claims.map((c) => c.study))];
@@ -302,9 +307,13 @@ export async function measureClaims(opts: ClaimOptions = {}): Promise<ClaimRow[]
 
 const num = (x: number) => (Number.isFinite(x) ? (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3)) : x > 0 ? '∞' : '-∞');
 
-/** The claim table as Markdown (the shape of figures/README.md's claim tables). */
+/** The claim table as Markdown (the shape of figures/README.md's claim tables), saying which claims it leaves out. */
 export function claimsMarkdown(rows: readonly ClaimRow[]): string {
-  const head = '| claim | measure | paper | seeds | mean [95% CI] | holds when | verdict |\n|---|---|---|---|---|---|---|';
+  const missing = CLAIMS.filter((c) => !rows.some((r) => r.id === c.id)).map((c) => c.id);
+  const about = rows.length
+    ? `Preset ${rows[0].preset}, seeds ${rows[0].seeds.join(', ')}; \`npx wraplab claims --preset ${rows[0].preset} --seeds ${rows[0].seeds.length}\`. Not measured here: ${missing.join(', ') || 'none'}.\n\n`
+    : '';
+  const head = about + '| claim | measure | paper | seeds | mean [95% CI] | holds when | verdict |\n|---|---|---|---|---|---|---|';
   const body = rows.map((r) => `| ${r.statement} | ${r.measure} | ${r.paper} | ${r.values.length} | ${num(r.mean)} [${num(r.lo95)}, ${num(r.hi95)}] | ${r.direction === 'above' ? '>' : '<'} ${r.threshold} | ${r.verdict} |`);
   return [head, ...body].join('\n') + '\n';
 }

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { decide, tMean } from '../../lib/analysis/stats';
-import { CLAIMS, claimsMarkdown, measureClaims } from '../../lib/studies/claims';
+import { CLAIMS, chooseClaims, claimsMarkdown, measureClaims } from '../../lib/studies/claims';
 
 test('claims: ids unique, each names its study and a threshold; --only picks by id, group or glob and names the known ones', async () => {
   const ids = CLAIMS.map((c) => c.id);
@@ -13,6 +13,8 @@ test('claims: ids unique, each names its study and a threshold; --only picks by 
   assert.deepEqual(new Set(CLAIMS.map((c) => c.group)), new Set(['pcfg', 'tracr', 'tinystories']));
   await assert.rejects(measureClaims({ preset: 'smoke', only: 'nope' }), /no claim matches "nope"; known: pcfg-shortcut/);
   await assert.rejects(measureClaims({ preset: 'smoke', seeds: [], only: 'tracr' }), /seeds must be non-negative integers/);
+  assert.deepEqual(chooseClaims('tinystories-reft-faster, tracr-reft*').map((c) => c.id), ['tracr-reft-faster', 'tinystories-reft-faster'], 'comma lists, in table order');
+  assert.deepEqual(chooseClaims('pcfg').map((c) => c.group), ['pcfg', 'pcfg', 'pcfg', 'pcfg', 'pcfg']);
 });
 
 test('the Tracr claims over 2 seeds at smoke: one value per seed, seeds differ, a rerun gives identical rows, the verdict is the interval\'s', { timeout: 300_000 }, async () => {
@@ -32,6 +34,7 @@ test('the Tracr claims over 2 seeds at smoke: one value per seed, seeds differ, 
     assert.deepEqual(await measureClaims({ preset: 'smoke', seeds: 2, only: 'tracr', jobs: 1 }), rows, 'same seeds, same rows');
     const md = claimsMarkdown(rows);
     assert.match(md, /\| 2 \| [-0-9.]+ \[[-0-9.]+, [-0-9.]+\] \| > 0 \| (yes|no|within noise) \|/);
+    assert.match(md, /^Preset smoke, seeds 0, 1; .*Not measured here: pcfg-shortcut, /, 'the table says what it leaves out');
   } finally {
     fs.rmSync(process.env.WRAPLAB_DATA!, { recursive: true, force: true });
     if (saved === undefined) delete process.env.WRAPLAB_DATA;
