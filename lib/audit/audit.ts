@@ -26,8 +26,10 @@ export interface AuditPresetConfig {
   probeSteps: number;
   pruneUnits: number;
   /**
-   * 'exact' measures each neuron's removal; 'gradxweight' is the paper's first-order score; 'auto' is exact up to
-   * 256 MLP neurons (compiled and toy models, where saturated units fool the gradient) and grad x weight above.
+   * 'exact' measures each unit's removal; 'gradxweight' is the paper's first-order score; 'auto' is exact up to
+   * 256 MLP neurons and, for single weights, up to 4,096 weights of |w| >= 5e-4 (compiled and toy models, where
+   * saturated units fool the gradient: the compiled Counter's wrapper sits in three SelectorWidth weights that grad x
+   * weight never ranks first) and grad x weight above.
    */
   pruneScoring: 'exact' | 'gradxweight' | 'auto';
   reft: { steps: number; batchSize: number; lr: number; seeds: number[]; evalSteps: number[] };
@@ -241,8 +243,9 @@ export async function audit(opts: AuditOptions): Promise<AuditOutcome> {
       : null;
     const neurons = c.nLayers * c.dMlp;
     const scoring = settings.pruneScoring === 'auto' ? (neurons <= 256 ? 'exact' : 'gradxweight') : settings.pruneScoring;
-    const pruning = await part('pruning', { tuned: tuned.digest, cap: capKey, units: settings.pruneUnits, scoring }, () =>
-      ev.pruning(tuned.model, cap.pt, cap.ft, { maxUnits: settings.pruneUnits, scoring, seed, log }));
+    const weightScoring = settings.pruneScoring === 'auto' ? (ev.prunableWeights(tuned.model) <= 4096 ? 'exact' : 'gradxweight') : settings.pruneScoring;
+    const pruning = await part('pruning', { tuned: tuned.digest, cap: capKey, units: settings.pruneUnits, scoring, weightScoring }, () =>
+      ev.pruning(tuned.model, cap.pt, cap.ft, { maxUnits: settings.pruneUnits, scoring, weightScoring, seed, log }));
     const patching = await part('patching', { base: base.digest, tuned: tuned.digest, cap: capKey.pt, seed }, () => ev.patching(base.model, tuned.model, cap.pt, seed));
     const measure = cap.pt.judged?.name ?? 'O_PT accuracy';
     const target = thresholds.targetShareOfBase * ev.headline(behaviour[0].pt).value;

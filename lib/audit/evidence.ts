@@ -281,15 +281,24 @@ export interface Pruning {
   chance: number;
   /** MLP neurons (rows of blocks.i.mlp.W_out), attention heads (blocks.i.attn.z), single weights of every matrix. */
   sweeps: Record<UnitKind, PruneRow[]>;
+  /** How each sweep ranked its units. */
+  scoring: Record<UnitKind, 'gradxweight' | 'exact'>;
 }
 
 /**
  * Prunes the tuned model one unit at a time, each time the unit whose removal most lowers the O_PT loss on the
  * scoring half (re-scored after every removal), and measures accuracy on the other half. Three kinds of unit:
- * neurons (scored as `scoring` says), heads (always exact: there are few) and single weights (grad x weight: there
- * are too many to measure one by one).
+ * neurons (scored as `scoring` says), heads (always exact: there are few) and single weights (`weightScoring`,
+ * default grad x weight: in a real model there are too many to measure one by one).
  */
-export function pruning(tuned: Transformer, pt: CapabilitySet, ft: CapabilitySet | undefined, opts: { maxUnits: number; scoring: 'gradxweight' | 'exact'; seed: number; log?: (s: string) => void }): Pruning {
+/** Single weights that exact scoring would measure (|w| >= 5e-4 in every matrix: zeroing a smaller one changes nothing measurable). */
+export function prunableWeights(model: Transformer): number {
+  let n = 0;
+  for (const name of allMatrices(model)) for (const v of model.param(name).dataSync() as Float32Array) if (Math.abs(v) >= 5e-4) n++;
+  return n;
+}
+
+export function pruning(tuned: Transformer, pt: CapabilitySet, ft: CapabilitySet | undefined, opts: { maxUnits: number; scoring: 'gradxweight' | 'exact'; weightScoring?: 'gradxweight' | 'exact'; seed: number; log?: (s: string) => void }): Pruning {
   const half = Math.ceil(pt.examples.length / 2);
   const scoringEx = pt.examples.slice(0, half);
   const scoringBatches = chunks(scoringEx, CHUNK).map((c) => toBatch(c));
@@ -326,10 +335,11 @@ export function pruning(tuned: Transformer, pt: CapabilitySet, ft: CapabilitySet
   }
   return {
     chance: Math.max(...answers.values()) / evalPt.length,
+    scoring: { neurons: opts.scoring, heads: 'exact', weights: opts.weightScoring ?? 'gradxweight' },
     sweeps: {
       neurons: named('neurons', () => sweep('row', mlpOutputs(tuned), opts.scoring)),
       heads: named('heads', () => headSweep(tuned, scoringEx, opts.maxUnits, evaluate)),
-      weights: named('weights', () => sweep('weight', allMatrices(tuned), 'gradxweight')),
+      weights: named('weights', () => sweep('weight', allMatrices(tuned), opts.weightScoring ?? 'gradxweight')),
     },
   };
 }

@@ -114,7 +114,7 @@ test('the verdict needs two lines of evidence and beats the baselines', () => {
   const pruning = (best: number, chance = 0.3) => {
     const none = [{ k: 0, unit: null, pt: e(0.1), ft: null }];
     // The best sweep decides, whichever kind of unit it removes.
-    return { chance, sweeps: { neurons: none, heads: [...none, { k: 1, unit: 'u', pt: e(best), ft: null }], weights: none } };
+    return { chance, scoring: { neurons: 'exact' as const, heads: 'exact' as const, weights: 'gradxweight' as const }, sweeps: { neurons: none, heads: [...none, { k: 1, unit: 'u', pt: e(best), ft: null }], weights: none } };
   };
   const base = { base: behaviour(1), tuned: behaviour(0.1), reftBudget: 100, target: 0.75, controlLabel: 'control' };
   assert.equal(decide({ ...base, pruning: pruning(0.7), probes: probes(0.8), reft: reft(null, null) }).verdict, 'wrapped');
