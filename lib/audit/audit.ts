@@ -243,7 +243,7 @@ export async function audit(opts: AuditOptions): Promise<AuditOutcome> {
       : null;
     const neurons = c.nLayers * c.dMlp;
     const scoring = settings.pruneScoring === 'auto' ? (neurons <= 256 ? 'exact' : 'gradxweight') : settings.pruneScoring;
-    const weightScoring = settings.pruneScoring === 'auto' ? (ev.prunableWeights(tuned.model) <= 4096 ? 'exact' : 'gradxweight') : settings.pruneScoring;
+    const weightScoring = settings.pruneScoring === 'auto' ? (ev.prunableWeights(tuned.model, 4096) <= 4096 ? 'exact' : 'gradxweight') : settings.pruneScoring;
     const pruning = await part('pruning', { tuned: tuned.digest, cap: capKey, units: settings.pruneUnits, scoring, weightScoring }, () =>
       ev.pruning(tuned.model, cap.pt, cap.ft, { maxUnits: settings.pruneUnits, scoring, weightScoring, seed, log }));
     const patching = await part('patching', { base: base.digest, tuned: tuned.digest, cap: capKey.pt, seed }, () => ev.patching(base.model, tuned.model, cap.pt, seed));

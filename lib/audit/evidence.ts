@@ -291,10 +291,16 @@ export interface Pruning {
  * neurons (scored as `scoring` says), heads (always exact: there are few) and single weights (`weightScoring`,
  * default grad x weight: in a real model there are too many to measure one by one).
  */
-/** Single weights that exact scoring would measure (|w| >= 5e-4 in every matrix: zeroing a smaller one changes nothing measurable). */
-export function prunableWeights(model: Transformer): number {
+/**
+ * Single weights that exact scoring would measure (|w| >= 5e-4 in every matrix: zeroing a smaller one changes nothing
+ * measurable), counted up to `cap`: it runs on every audit, cached or not, so a real model stops at the first matrices.
+ */
+export function prunableWeights(model: Transformer, cap = Infinity): number {
   let n = 0;
-  for (const name of allMatrices(model)) for (const v of model.param(name).dataSync() as Float32Array) if (Math.abs(v) >= 5e-4) n++;
+  for (const name of allMatrices(model)) {
+    for (const v of model.param(name).dataSync() as Float32Array) if (Math.abs(v) >= 5e-4) n++;
+    if (n > cap) return n;
+  }
   return n;
 }
 

@@ -13,6 +13,8 @@ export interface PanelGridOptions {
   xTitle: string;
   yTitle: string;
   xLog?: boolean;
+  /** With xLog: the x where the data draws step 0 (ticked as 0). */
+  xLogZeroAt?: number;
   /** Tick spacing on x (1 for blocks and layers, which are whole numbers). */
   xDtick?: number;
   /** Fixed y range for every panel; default [-0.02, 1.02] (accuracies); 'auto' lets plotly choose. */
@@ -22,8 +24,9 @@ export interface PanelGridOptions {
 }
 
 /** Log-axis ticks 1, 2, 5, 10, 20, 50, ... over the data's range, written out (plotly's own read "1 2 5 10 2 5 100"). */
-export function logTicks(xs: readonly number[]): { tickvals: number[]; ticktext: string[] } {
-  const pos = xs.filter((x) => x > 0 && Number.isFinite(x));
+export function logTicks(xs: readonly number[], zeroAt?: number): { tickvals: number[]; ticktext: string[] } {
+  // zeroAt: where the data draws step 0 (a log axis has no 0); its tick reads 0 and nothing is ticked below it.
+  const pos = xs.filter((x) => x > 0 && Number.isFinite(x) && (zeroAt === undefined || x >= zeroAt));
   if (pos.length === 0) return { tickvals: [], ticktext: [] };
   const lo = Math.min(...pos);
   const hi = Math.max(...pos);
@@ -31,10 +34,10 @@ export function logTicks(xs: readonly number[]): { tickvals: number[]; ticktext:
   for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
     for (const m of [1, 2, 5]) {
       const v = Number((m * 10 ** e).toPrecision(1));
-      if (v >= lo / 1.5 && v <= hi * 1.5) tickvals.push(v);
+      if (v >= (zeroAt ?? lo / 1.5) && v <= hi * 1.5) tickvals.push(v);
     }
   }
-  return { tickvals, ticktext: tickvals.map((v) => (v >= 1e5 || v < 1e-3 ? v.toExponential(0) : String(v))) };
+  return { tickvals, ticktext: tickvals.map((v) => (v === zeroAt ? '0' : v >= 1e5 || v < 1e-3 ? v.toExponential(0) : String(v))) };
 }
 
 export function panelFigure(title: string, panels: Panel[], opts: PanelGridOptions): Figure {
@@ -59,7 +62,7 @@ export function panelFigure(title: string, panels: Panel[], opts: PanelGridOptio
       seen.add(name);
     }
     const xs = p.traces.flatMap((t) => (Array.isArray(t.x) ? (t.x as unknown[]).filter((v): v is number => typeof v === 'number') : []));
-    layout[`xaxis${n}`] = { title: { text: opts.xTitle, font: { size: 10 } }, ...(opts.xLog ? { type: 'log', tickmode: 'array', ...logTicks(xs) } : {}), ...(opts.xDtick ? { dtick: opts.xDtick } : {}) };
+    layout[`xaxis${n}`] = { title: { text: opts.xTitle, font: { size: 10 } }, ...(opts.xLog ? { type: 'log', tickmode: 'array', ...logTicks(xs, opts.xLogZeroAt) } : {}), ...(opts.xDtick ? { dtick: opts.xDtick } : {}) };
     layout[`yaxis${n}`] = { title: { text: opts.yTitle, font: { size: 10 } }, ...(yRange === 'auto' ? {} : { range: yRange }) };
     annotations.push({ text: p.title, xref: `x${n} domain`, yref: `y${n} domain`, x: 0.5, y: 1.12, showarrow: false, font: { size: 11 } });
   });

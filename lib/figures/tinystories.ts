@@ -39,30 +39,21 @@ function colourOf(name: string): string | undefined {
   return COLOURS[name.replace(/ \(LR [SM]\)$/, '')];
 }
 
-/** Side-by-side panels sharing a legend; `logX` plots step 0 at 0.5 (a log axis has no 0). */
+/** Where a log x axis draws step 0 (it has no 0). */
+const LOG_ZERO_AT = 0.5;
+
+/** Side-by-side panels sharing a legend; `logX` plots step 0 at LOG_ZERO_AT. */
 export function storyPanelsFigure(panels: StoryPanel[], opts: { title: string; xTitle: string; yTitle: string; logX?: boolean }): Figure {
   const asPanels: Panel[] = panels.map((p) => ({
     title: p.title,
     traces: p.series.map((s) => ({
       name: s.name.replace(/ \(LR [SM]\)$/, ''),
-      x: opts.logX ? s.x.map((v) => (v === 0 ? 0.5 : v)) : s.x,
+      x: opts.logX ? s.x.map((v) => (v === 0 ? LOG_ZERO_AT : v)) : s.x,
       y: s.y,
       line: { color: colourOf(s.name), dash: s.dash },
     })),
   }));
-  const fig = panelFigure(opts.title, asPanels, { rows: 1, cols: panels.length, xTitle: opts.xTitle, yTitle: opts.yTitle, xLog: opts.logX, yRange: 'auto' });
-  if (opts.logX) {
-    // Step 0 sits at 0.5: its tick reads 0, and no ticks below it.
-    for (const [k, axis] of Object.entries(fig.layout)) {
-      if (!k.startsWith('xaxis')) continue;
-      const a = axis as { tickvals?: number[]; ticktext?: string[] };
-      if (!a.tickvals || !a.ticktext) continue;
-      const text = new Map(a.tickvals.map((v, i) => [v, a.ticktext![i]]));
-      a.tickvals = a.tickvals.filter((v) => v >= 0.5);
-      a.ticktext = a.tickvals.map((v) => (v === 0.5 ? '0' : text.get(v)!));
-    }
-  }
-  return fig;
+  return panelFigure(opts.title, asPanels, { rows: 1, cols: panels.length, xTitle: opts.xTitle, yTitle: opts.yTitle, xLog: opts.logX, xLogZeroAt: opts.logX ? LOG_ZERO_AT : undefined, yRange: 'auto' });
 }
 
 function curveSeries(name: string, rows: CurveRow[], key: TwistKey, scale = 1): StorySeries {

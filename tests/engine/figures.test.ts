@@ -108,6 +108,7 @@ test('log axes tick 1 2 5 10 20 50 100, written out', async () => {
   const { logTicks } = await import('../../lib/figures/panels');
   assert.deepEqual(logTicks([1, 3, 150]), { tickvals: [1, 2, 5, 10, 20, 50, 100, 200], ticktext: ['1', '2', '5', '10', '20', '50', '100', '200'] });
   assert.deepEqual(logTicks([]).tickvals, []);
+  assert.deepEqual(logTicks([0.5, 3, 100], 0.5), { tickvals: [0.5, 1, 2, 5, 10, 20, 50, 100], ticktext: ['0', '1', '2', '5', '10', '20', '50', '100'] }, 'step 0 drawn at 0.5 reads 0, nothing below');
 });
 
 test('the TinyStories probe figure draws the majority baseline, 95% intervals, and a y axis that shows both', async () => {
