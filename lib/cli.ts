@@ -60,15 +60,19 @@ export function buildCli(): Command {
     .description('regenerate figures and tables from the library (no Jupyter needed)')
     .option('-p, --preset <preset>', `one of ${PRESETS.join(', ')}`)
     .option('-s, --seed <n>', 'seed', '0')
+    .option('--seeds <n>', 'draw over seeds 0..n-1: each trace the mean with 95% t-interval bars, each measured CSV column with _lo/_hi (n times the runs)')
     .option('--only <pattern>', 'figure-set id, group (engine|pcfg|tracr|tinystories) or glob')
     .option('-o, --out <dir>', 'output folder (default figures/ for laptop, $WRAPLAB_DATA/figures/<preset>/ otherwise)')
     .option('--no-images', 'skip PNG/SVG (no Chromium needed)')
     .addOption(new Option('--html <mode>', 'HTML figures: shared (one plotly.min.js beside them) or standalone (inlined)').choices(['shared', 'standalone']).default('shared'))
     .option('-j, --jobs <n>', 'worker processes for the runs (default $WRAPLAB_JOBS or the number of cores)')
-    .action(async (o: { preset?: string; seed: string; only?: string; out?: string; images: boolean; html: 'shared' | 'standalone'; jobs?: string }) => {
+    .action(async (o: { preset?: string; seed: string; seeds?: string; only?: string; out?: string; images: boolean; html: 'shared' | 'standalone'; jobs?: string }) => {
       if (o.jobs !== undefined && !/^[1-9]\d*$/.test(o.jobs)) throw new UsageError(`--jobs must be a positive integer, got "${o.jobs}"`);
+      if (o.seeds !== undefined && !/^[1-9]\d*$/.test(o.seeds)) throw new UsageError(`--seeds must be a positive integer, got "${o.seeds}"`);
+      if (o.seeds !== undefined && o.seed !== '0') throw new UsageError('give --seed or --seeds, not both (--seeds N draws over seeds 0..N-1)');
       const jobs = o.jobs === undefined ? defaultJobs() : Number(o.jobs);
-      const written = await generateFigures({ preset: parsePreset(o.preset), seed: parseSeed(o.seed), only: o.only, outDir: o.out, images: o.images, html: o.html, jobs, log: (s) => console.error(s) });
+      const seeds = o.seeds === undefined ? undefined : Array.from({ length: Number(o.seeds) }, (_, i) => i);
+      const written = await generateFigures({ preset: parsePreset(o.preset), seed: parseSeed(o.seed), seeds, only: o.only, outDir: o.out, images: o.images, html: o.html, jobs, log: (s) => console.error(s) });
       for (const f of written) console.log(f);
     });
 

@@ -9,7 +9,7 @@ import { dataDir, projectRoot } from '../engine/runs';
 import type { Preset } from '../experiments/define';
 import { demoStudy } from '../studies/engine';
 import * as pcfgStudies from '../studies/pcfg';
-import { runStudies, type AnyStudy } from '../studies/study';
+import { runStudiesOverSeeds, type AnyStudy } from '../studies/study';
 import { tinyStoriesStudy } from '../studies/tinystories';
 import * as tracrStudies from '../studies/tracr';
 import { workDone, type Work } from '../sweep/schedule';
@@ -18,6 +18,7 @@ import * as engine from './engine';
 import { type Figure, type NamedFigure, saveFigure } from './figure';
 import * as pcfg from './pcfg';
 import { closeRenderer } from './render';
+import { mergeSeedFigures, mergeSeedTables } from './seeds';
 import { DataFrame, saveTable, toDataFrame } from './table';
 import * as tinystories from './tinystories';
 import * as tracr from './tracr';
@@ -179,6 +180,8 @@ function workSince(from: Work): string {
 export interface GenerateOptions {
   preset: Preset;
   seed?: number;
+  /** Draw over these seeds instead (mean and 95% t interval per trace and per measured CSV column); overrides `seed`. */
+  seeds?: readonly number[];
   only?: string;
   outDir?: string;
   images?: boolean;
@@ -202,13 +205,21 @@ export async function generateFigures(opts: GenerateOptions): Promise<string[]> 
     // README's "regenerating takes" lines are read from.
     opts.log?.(`figures: ${chosen.map((s) => s.id).join(', ')} — their runs first, as one schedule`);
     const before = workDone();
-    const tables = await runStudies(chosen.map((s) => s.study), { preset: opts.preset, seed: opts.seed ?? 0, jobs: opts.jobs ?? defaultJobs(), log: opts.log });
-    opts.log?.(`figures: runs done in ${seconds(started)} s${workSince(before)}`);
+    const seeds = opts.seeds?.length ? [...opts.seeds] : [opts.seed ?? 0];
+    const perSeed = await runStudiesOverSeeds(chosen.map((s) => s.study), seeds, { preset: opts.preset, jobs: opts.jobs ?? defaultJobs(), log: opts.log });
+    opts.log?.(`figures: runs done in ${seconds(started)} s${workSince(before)}${seeds.length > 1 ? ` (seeds ${seeds.join(', ')})` : ''}`);
     for (const [i, s] of chosen.entries()) {
       const drawStarted = performance.now();
-      const out = s.draw(tables[i] as never);
-      for (const f of out.figures) written.push(...(await saveFigure(f.figure, dir, f.name, { images: opts.images, html: opts.html, width: f.width, height: f.height })));
-      for (const t of out.tables) written.push(saveTable(t.table, dir, t.name));
+      const outs = perSeed.map((tables) => s.draw(tables[i] as never));
+      const [out] = outs;
+      for (const [k, f] of out.figures.entries()) {
+        const figure = seeds.length > 1 ? mergeSeedFigures(outs.map((o) => o.figures[k].figure), seeds) : f.figure;
+        written.push(...(await saveFigure(figure, dir, f.name, { images: opts.images, html: opts.html, width: f.width, height: f.height })));
+      }
+      for (const [k, t] of out.tables.entries()) {
+        const table = seeds.length > 1 ? mergeSeedTables(outs.map((o) => o.tables[k].table), seeds) : t.table;
+        written.push(saveTable(table, dir, t.name));
+      }
       opts.log?.(`figures: ${s.id} drawn in ${seconds(drawStarted)} s`);
     }
     if (chosen.length > 1) opts.log?.(`figures: ${chosen.length} sets done in ${seconds(started)} s${workSince(before)}`);

@@ -13,7 +13,7 @@ import { UsageError } from '../experiments/define';
 import { UNTRAINED_LABEL } from '../experiments/tinystories/experiments';
 import { TRACR_LR_ROLES } from '../experiments/tracr/finetune';
 import * as pcfg from './pcfg';
-import { runStudies, type AnyStudy, type StudyOptions } from './study';
+import { runStudiesOverSeeds, type AnyStudy, type StudyOptions } from './study';
 import { tinyStoriesStudy, type TinyStoriesTable } from './tinystories';
 import * as tracr from './tracr';
 
@@ -277,7 +277,7 @@ export function chooseClaims(only?: string): Claim<unknown>[] {
   return all.filter((c) => picked.has(c));
 }
 
-/** Measures the chosen claims over the seeds: each seed runs the studies they need as one schedule (cached runs are free). */
+/** Measures the chosen claims over the seeds: every seed's runs of the studies they need in one schedule (cached runs are free). */
 export async function measureClaims(opts: ClaimOptions = {}): Promise<ClaimRow[]> {
   const claims = chooseClaims(opts.only);
   const seeds = Array.isArray(opts.seeds) ? opts.seeds : Array.from({ length: opts.seeds ?? 3 }, (_, i) => i);
@@ -285,9 +285,8 @@ export async function measureClaims(opts: ClaimOptions = {}): Promise<ClaimRow[]
   const studies = [...new Set(claims.map((c) => c.study))];
   const values = claims.map(() => [] as number[]);
   let preset: Preset | undefined;
-  for (const seed of seeds) {
-    opts.log?.(`claims: seed ${seed} (${seeds.indexOf(seed) + 1} of ${seeds.length}): ${studies.map((s) => s.id).join(', ')}`);
-    const tables = await runStudies(studies, { ...opts, seed });
+  opts.log?.(`claims: seeds ${seeds.join(', ')}, one schedule: ${studies.map((s) => s.id).join(', ')}`);
+  for (const tables of await runStudiesOverSeeds(studies, seeds, opts)) {
     preset = (tables[0] as { preset: Preset }).preset;
     claims.forEach((c, i) => {
       const v = c.value(tables[studies.indexOf(c.study)] as never, preset!);

@@ -2,7 +2,7 @@
  * Studies: each figure's grid of runs, declared, and the typed tables made from them. `runStudy(study)` runs the
  * grid (cached runs are free) and returns the tables; figures (lib/figures) draw them.
  */
-export { defineStudy, runStudies, runStudy, specsOf, studyParams, substitute } from './study';
+export { defineStudy, runStudies, runStudiesOverSeeds, runStudy, specsOf, studyParams, substitute } from './study';
 export type { AnyStudy, Resolved, Study, StudyOptions, StudyParams, TableOf } from './study';
 export * as pcfg from './pcfg';
 export * as tracr from './tracr';

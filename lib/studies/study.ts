@@ -87,20 +87,36 @@ export function studyParams(opts: StudyOptions): StudyParams {
 
 /** Runs several studies' grids as one schedule and returns each study's tables, in order. */
 export async function runStudies<S extends readonly AnyStudy[]>(studies: S, opts: StudyOptions = {}): Promise<{ [K in keyof S]: TableOf<S[K]> }> {
-  const params = studyParams(opts);
-  const plans = studies.map((s) => s.plan(params));
-  const specs = plans.map((p) =>
-    specsOf(p).map((s) => ({ preset: params.preset, seed: params.seed, ...s, ...(opts.overrides ? { overrides: deepMerge(opts.overrides, s.overrides ?? {}) } : {}) })),
-  );
-  const outcomes = (await runAll(specs.flat(), opts)) as RunOutcome[];
-  const tables: unknown[] = [];
+  const [tables] = await runStudiesOverSeeds(studies, [opts.seed ?? 0], opts);
+  return tables;
+}
+
+/**
+ * The studies once per seed, every seed's runs in one schedule (so both cores stay busy across seeds and shared
+ * stages of one seed train once); returns the tables per seed, in `seeds` order.
+ */
+export async function runStudiesOverSeeds<S extends readonly AnyStudy[]>(studies: S, seeds: readonly number[], opts: StudyOptions = {}): Promise<{ [K in keyof S]: TableOf<S[K]> }[]> {
+  const all = seeds.map((seed) => {
+    const params = studyParams({ ...opts, seed });
+    const plans = studies.map((s) => s.plan(params));
+    const specs = plans.map((p) =>
+      specsOf(p).map((s) => ({ preset: params.preset, seed: params.seed, ...s, ...(opts.overrides ? { overrides: deepMerge(opts.overrides, s.overrides ?? {}) } : {}) })),
+    );
+    return { params, plans, specs };
+  });
+  const outcomes = (await runAll(all.flatMap((a) => a.specs.flat()), opts)) as RunOutcome[];
+  const out: { [K in keyof S]: TableOf<S[K]> }[] = [];
   let at = 0;
-  for (let i = 0; i < studies.length; i++) {
-    const mine = outcomes.slice(at, at + specs[i].length);
-    at += specs[i].length;
-    tables.push(await studies[i].table(substitute(plans[i], mine), params));
+  for (const { params, plans, specs } of all) {
+    const tables: unknown[] = [];
+    for (let i = 0; i < studies.length; i++) {
+      const mine = outcomes.slice(at, at + specs[i].length);
+      at += specs[i].length;
+      tables.push(await studies[i].table(substitute(plans[i], mine), params));
+    }
+    out.push(tables as { [K in keyof S]: TableOf<S[K]> });
   }
-  return tables as { [K in keyof S]: TableOf<S[K]> };
+  return out;
 }
 
 /** Runs one study's grid (cached runs are free) and returns its tables. */

@@ -1,0 +1,159 @@
+/**
+ * Seeds as an axis of every figure and table: the same figure set drawn from several seeds' tables becomes one
+ * figure whose traces are the seed mean with 95% t-interval error bars, and one CSV whose measured columns gain
+ * `<col>_lo` / `<col>_hi` columns and a `seeds` count. Figures and tables stay pure functions of one seed's tables;
+ * this merges what they drew, trace by trace and cell by cell, so no figure needs its own seed code.
+ *
+ * What cannot be averaged is kept apart, never blurred: a heat map whose axes differ between seeds (different
+ * prompts) keeps seed 0's map and says so; a curve whose x values differ is drawn once per seed, faint beyond the
+ * first; tables whose rows do not line up become one long table with a `seed` column.
+ */
+import { tMean, type Estimate } from '../analysis/stats';
+import type { Figure } from './figure';
+import { DataFrame, danfo } from './table';
+
+type Cell = string | number | boolean | null;
+
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** The t interval of the finite values among `xs` (null when there are none). */
+function estimate(xs: readonly unknown[]): Estimate | null {
+  const v = xs.filter(isNum);
+  return v.length ? tMean(v) : null;
+}
+
+/** Rounds away float noise from the mean and bounds so CSVs stay stable and readable. */
+const tidy = (x: number) => (Number.isFinite(x) ? Number(x.toPrecision(6)) : x);
+
+// ---------------------------------------------------------------------------------------------------- tables
+
+export interface SeedTable {
+  columns: string[];
+  rows: Cell[][];
+}
+
+function plain(df: DataFrame): SeedTable {
+  return { columns: [...(df.columns as string[])], rows: (df.values as Cell[][]).map((r) => [...r]) };
+}
+
+/**
+ * One table from the same table drawn for each seed. Rows line up by position; a column whose values differ
+ * between seeds in any row is a measurement: it becomes the mean, with `<col>_lo` and `<col>_hi` (95% t interval
+ * over seeds) beside it. Columns equal on every seed (labels, learning rates, steps) stay as they are. A `seeds`
+ * column counts the seeds behind each row. Tables whose shape or labels differ are stacked with a `seed` column.
+ */
+export function mergeSeedRows(tables: readonly SeedTable[], seeds: readonly number[]): SeedTable {
+  if (tables.length !== seeds.length || tables.length === 0) throw new Error(`mergeSeedRows: ${tables.length} tables for ${seeds.length} seeds`);
+  const [first] = tables;
+  if (tables.length === 1) return { columns: [...first.columns, 'seeds'], rows: first.rows.map((r) => [...r, 1]) };
+  const aligned = tables.every((t) => same(t.columns, first.columns) && t.rows.length === first.rows.length);
+  const measured = first.columns.map((_, c) => aligned && first.rows.some((_, r) => tables.some((t) => !same(t.rows[r][c], first.rows[r][c]))));
+  // A varying column that is not numeric (a label that depends on the seed) means the rows are not the same rows.
+  const numeric = measured.every((m, c) => !m || tables.every((t) => t.rows.every((row) => row[c] === null || typeof row[c] === 'number')));
+  if (!aligned || !numeric) {
+    return { columns: ['seed', ...first.columns], rows: tables.flatMap((t, i) => t.rows.map((r) => [seeds[i], ...r])) };
+  }
+  const columns: string[] = [];
+  first.columns.forEach((name, c) => (measured[c] ? columns.push(name, `${name}_lo`, `${name}_hi`) : columns.push(name)));
+  columns.push('seeds');
+  const rows = first.rows.map((row, r) => {
+    const out: Cell[] = [];
+    let n = 0;
+    row.forEach((cell, c) => {
+      if (!measured[c]) return void out.push(cell);
+      const e = estimate(tables.map((t) => t.rows[r][c]));
+      n = Math.max(n, e?.n ?? 0);
+      out.push(e ? tidy(e.value) : null, e && e.n > 1 ? tidy(e.lo) : null, e && e.n > 1 ? tidy(e.hi) : null);
+    });
+    out.push(n || tables.length);
+    return out;
+  });
+  return { columns, rows };
+}
+
+export function mergeSeedTables(tables: readonly DataFrame[], seeds: readonly number[]): DataFrame {
+  const merged = mergeSeedRows(tables.map(plain), seeds);
+  const dfd = danfo();
+  return new dfd.DataFrame(merged.rows, { columns: merged.columns });
+}
+
+// ---------------------------------------------------------------------------------------------------- figures
+
+type Trace = Record<string, unknown>;
+
+const numericArray = (v: unknown): v is (number | null)[] => Array.isArray(v) && v.every((x) => x === null || isNum(x));
+
+/** Mean and interval of numeric arrays of one length, position by position. */
+function meanArrays(arrays: (number | null)[][]): { mean: (number | null)[]; plus: number[]; minus: number[] } {
+  const mean: (number | null)[] = [];
+  const plus: number[] = [];
+  const minus: number[] = [];
+  arrays[0].forEach((_, i) => {
+    const e = estimate(arrays.map((a) => a[i]));
+    mean.push(e ? e.value : null);
+    plus.push(e && e.n > 1 ? e.hi - e.value : 0);
+    minus.push(e && e.n > 1 ? e.value - e.lo : 0);
+  });
+  return { mean, plus, minus };
+}
+
+/** Keys whose values may differ between seeds without making traces different traces (they are recomputed). */
+const MEASURED_KEYS = new Set(['x', 'y', 'z', 'text', 'customdata', 'error_x', 'error_y', 'hovertext']);
+
+function mergeTrace(traces: Trace[], n: number): { traces: Trace[]; kept: 'merged' | 'first' | 'all' } {
+  const [t0] = traces;
+  const styleSame = traces.every((t) => same(Object.keys(t).filter((k) => !MEASURED_KEYS.has(k)).map((k) => [k, t[k]]), Object.keys(t0).filter((k) => !MEASURED_KEYS.has(k)).map((k) => [k, t0[k]])));
+  const type = String(t0.type ?? 'scatter');
+  const drop = (t: Trace, ...keys: string[]) => Object.fromEntries(Object.entries(t).filter(([k]) => !keys.includes(k)));
+  const textSame = traces.every((t) => same(t.text, t0.text) && same(t.customdata, t0.customdata) && same(t.hovertext, t0.hovertext));
+  const textless = (t: Trace) => (textSame ? t : drop(t, 'text', 'customdata', 'hovertext', 'texttemplate'));
+
+  if (type === 'heatmap') {
+    const z = traces.map((t) => t.z as unknown[][]);
+    const ok = styleSame && traces.every((t) => same(t.x, t0.x) && same(t.y, t0.y)) && z.every((m) => Array.isArray(m) && m.length === z[0].length && m.every((row, i) => numericArray(row) && row.length === z[0][i].length));
+    if (!ok) return { traces: [t0], kept: 'first' };
+    const mean = z[0].map((row, i) => meanArrays(z.map((m) => m[i] as (number | null)[])).mean);
+    return { traces: [{ ...textless(t0), z: mean }], kept: 'merged' };
+  }
+  // Bars and scatter: the value axis is y, or x for horizontal bars.
+  const [along, value, err] = t0.orientation === 'h' ? ['y', 'x', 'error_x'] : ['x', 'y', 'error_y'];
+  const ok = styleSame && traces.every((t) => same(t[along], t0[along]) && numericArray(t[value]) && (t[value] as unknown[]).length === (t0[value] as unknown[]).length);
+  if (!ok) {
+    // Curves on different x grids: each seed drawn, the first as it was, the others faint and out of the legend.
+    return { traces: traces.map((t, i) => (i === 0 ? t : { ...t, opacity: 0.35, showlegend: false, name: `${String(t.name ?? '')} (seed ${i})` })), kept: 'all' };
+  }
+  const { mean, plus, minus } = meanArrays(traces.map((t) => t[value] as (number | null)[]));
+  const color = (t0.marker as { color?: unknown } | undefined)?.color ?? (t0.line as { color?: unknown } | undefined)?.color;
+  const bars = { type: 'data', symmetric: false, array: plus, arrayminus: minus, visible: n > 1, thickness: 1.2, width: 3, ...(typeof color === 'string' ? { color } : {}) };
+  return { traces: [{ ...textless(t0), [value]: mean, [err]: bars }], kept: 'merged' };
+}
+
+/**
+ * One figure from the same figure drawn for each seed: each trace the mean over seeds with 95% t-interval error
+ * bars (heat maps: the mean map), the title saying so. Traces pair up by position; figures whose trace lists
+ * differ are not the same figure and are refused.
+ */
+export function mergeSeedFigures(figures: readonly Figure[], seeds: readonly number[]): Figure {
+  if (figures.length !== seeds.length || figures.length === 0) throw new Error(`mergeSeedFigures: ${figures.length} figures for ${seeds.length} seeds`);
+  if (figures.length === 1) return figures[0];
+  const [f0] = figures;
+  if (!figures.every((f) => f.data.length === f0.data.length)) {
+    throw new Error(`mergeSeedFigures: the seeds drew different numbers of traces (${figures.map((f) => f.data.length).join(', ')}); a figure must draw the same traces for every seed`);
+  }
+  const kept = new Set<string>();
+  const data = f0.data.flatMap((_, i) => {
+    const m = mergeTrace(figures.map((f) => f.data[i]), figures.length);
+    kept.add(m.kept);
+    return m.traces;
+  });
+  const what = [
+    kept.has('merged') ? `mean of seeds ${seeds.join(', ')}; bars: 95% t interval over seeds` : '',
+    kept.has('first') ? `maps that differ by seed: seed ${seeds[0]}` : '',
+    kept.has('all') ? 'curves on different grids: one per seed' : '',
+  ].filter(Boolean).join('; ');
+  const title = f0.layout.title as { text?: string } | string | undefined;
+  const text = typeof title === 'string' ? title : (title?.text ?? '');
+  const layout = { ...f0.layout, title: { ...(typeof title === 'object' ? title : {}), text: `${text}<br><sub>${what}</sub>` } };
+  return { ...f0, data, layout };
+}
