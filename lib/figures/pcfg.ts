@@ -131,23 +131,49 @@ export function pruningRows(t: PruningTable) {
 
 const probeLabel = (preset: Preset, m: ProbingTable['models'][number]) => (m.finetune ? `${lrLabel(preset, m.finetune.lr)}, C_Tr=${m.finetune.cTrain}` : 'pretrained');
 
+/** The probed models of Fig 8's curves, and the untrained control drawn beside them on every panel. */
+const probed = (t: ProbingTable) => t.models.filter((m) => !m.untrained);
+const probeControl = (t: ProbingTable) => t.models.find((m) => m.untrained);
+
 export function fig8(t: ProbingTable): Figure {
-  const labels = [...new Set(t.models.map((m) => probeLabel(t.preset, m)))];
+  const labels = [...new Set(probed(t).map((m) => probeLabel(t.preset, m)))];
+  const control = probeControl(t);
   const panels: Panel[] = [];
   for (const q of ['opt', 'oft'] as const) {
     for (const label of labels) {
+      const models = probed(t).filter((m) => probeLabel(t.preset, m) === label);
+      const blocks = models[0].results.blocks.map((b) => b.block);
+      // Baselines: what a probe reads from an untrained model of the same shape, and always guessing the commonest count.
+      const baselines = control
+        ? [
+            { name: 'untrained (same shape)', x: blocks, y: control.results.blocks.map((b) => b[q]), line: { color: '#7f7f7f', dash: 'dash' }, marker: { symbol: 'x' } },
+            { name: 'majority class', x: blocks, y: blocks.map(() => control.results.majority[q]), mode: 'lines', line: { color: '#000000', dash: 'dot', width: 1 } },
+          ]
+        : [];
       panels.push({
         title: `probe ${q === 'opt' ? '#a (O_PT)' : '#b (O_FT)'}: ${label}`,
-        traces: t.models.filter((m) => probeLabel(t.preset, m) === label).map((m) => ({ name: `P^${m.prior}`, x: m.results.blocks.map((b) => b.block), y: m.results.blocks.map((b) => b[q]), line: { color: PRIOR_COLOURS[m.prior] } })),
+        traces: [...models.map((m) => ({ name: `P^${m.prior}`, x: m.results.blocks.map((b) => b.block), y: m.results.blocks.map((b) => b[q]), line: { color: PRIOR_COLOURS[m.prior] } })), ...baselines],
       });
     }
   }
   return panelFigure(`Fig 8 analog (${t.preset}): linear probe accuracy per block (C_Te=0)`, panels, { rows: 2, cols: labels.length, xTitle: 'block', xDtick: 1, yTitle: 'probe accuracy' });
 }
 
-export const fig8Width = (t: ProbingTable) => 260 * new Set(t.models.map((m) => probeLabel(t.preset, m))).size + 100;
+export const fig8Width = (t: ProbingTable) => 260 * new Set(probed(t).map((m) => probeLabel(t.preset, m))).size + 100;
 
-export const probingRows = (t: ProbingTable) => t.models.flatMap((m) => m.results.blocks.map((b) => ({ model: probeLabel(t.preset, m), prior: m.prior, block: b.block, probe_count_a: pct(b.opt), probe_count_b: pct(b.oft) })));
+export const probingRows = (t: ProbingTable) =>
+  t.models.flatMap((m) =>
+    m.results.blocks.map((b) => ({
+      model: m.untrained ? 'untrained (control)' : probeLabel(t.preset, m),
+      prior: m.untrained ? '' : m.prior,
+      block: b.block,
+      probe_count_a: pct(b.opt),
+      probe_count_b: pct(b.oft),
+      majority_count_a: pct(m.results.majority?.opt),
+      majority_count_b: pct(m.results.majority?.oft),
+      test_size: m.results.testSize ?? '',
+    })),
+  );
 
 // ------------------------------------------------------------------ Fig 9 (reFT vs Scr.+FT)
 

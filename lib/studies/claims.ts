@@ -82,11 +82,27 @@ export const CLAIMS = [
     study: pcfg.probingStudy,
     value: (t) => {
       const best = (m?: pcfg.ProbedModel) => (m ? Math.max(...m.results.blocks.map((b) => b.opt)) : NaN);
-      const pre = t.models.find((m) => m.prior === 'L' && !m.finetune);
+      const pre = t.models.find((m) => m.prior === 'L' && !m.finetune && !m.untrained);
       const ft = t.models.find((m) => m.prior === 'L' && m.finetune?.lr === 'M' && m.finetune.cTrain === 1);
       return pre && ft ? best(ft) - best(pre) : null;
     },
     threshold: -0.1,
+    direction: 'above',
+  }),
+  defineClaim<pcfg.ProbingTable>({
+    id: 'pcfg-probe-above-untrained',
+    group: 'pcfg',
+    statement: 'the #a probe reads what pretraining put there: the pretrained P^L model probes above an untrained model of the same shape',
+    measure: 'best block probe accuracy for #a, pretrained P^L minus the untrained control (same shape, same probe)',
+    paper: '(a baseline the paper does not draw)',
+    study: pcfg.probingStudy,
+    value: (t) => {
+      const best = (m?: pcfg.ProbedModel) => (m ? Math.max(...m.results.blocks.map((b) => b.opt)) : NaN);
+      const pre = t.models.find((m) => m.prior === 'L' && !m.finetune && !m.untrained);
+      const control = t.models.find((m) => m.untrained);
+      return pre && control ? best(pre) - best(control) : null;
+    },
+    threshold: 0,
     direction: 'above',
   }),
   defineClaim<pcfg.ReftTable>({

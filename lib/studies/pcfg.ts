@@ -202,6 +202,8 @@ export interface ProbedModel {
   prior: PriorName;
   /** null: the pretrained model; else the fine-tuning LR and C_Tr. */
   finetune: { lr: LrName; cTrain: number } | null;
+  /** The probe's control: the pretraining's initialisation, untrained (finetune null). */
+  untrained?: boolean;
   results: exps.PcfgProbeResults;
 }
 
@@ -211,16 +213,22 @@ export const probingStudy = defineStudy({
   plan: ({ preset }) => {
     const plan = PCFG_PLANS[preset];
     const scale = PCFG_SCALES[preset];
-    const models: { prior: PriorName; finetune: { lr: LrName; cTrain: number } | null }[] = plan.priors.map((prior) => ({ prior, finetune: null }));
-    for (const lr of plan.lrs) for (const cTrain of [Math.min(...plan.cTrains), Math.max(...plan.cTrains)]) for (const prior of plan.priors) models.push({ prior, finetune: { lr, cTrain } });
+    const models: { prior: PriorName; finetune: { lr: LrName; cTrain: number } | null; untrained: boolean }[] = plan.priors.map((prior) => ({ prior, finetune: null, untrained: false }));
+    for (const lr of plan.lrs) for (const cTrain of [Math.min(...plan.cTrains), Math.max(...plan.cTrains)]) for (const prior of plan.priors) models.push({ prior, finetune: { lr, cTrain }, untrained: false });
+    // The control beside them: the same shape untrained (its prior only picks the probe's data, which priors share).
+    models.push({ prior: plan.priors[0], finetune: null, untrained: true });
     return models.map((m) => ({
       ...m,
       run: spec(exps.probe, {
-        overrides: merge<exps.PcfgProbeConfig>(priorOverrides(preset, m.prior) as DeepPartial<exps.PcfgProbeConfig>, m.finetune ? { finetune: { ...scale.finetune, lr: lrOf(preset, m.finetune.lr), cTrain: m.finetune.cTrain } } : {}),
+        overrides: merge<exps.PcfgProbeConfig>(
+          priorOverrides(preset, m.prior) as DeepPartial<exps.PcfgProbeConfig>,
+          m.finetune ? { finetune: { ...scale.finetune, lr: lrOf(preset, m.finetune.lr), cTrain: m.finetune.cTrain } } : {},
+          m.untrained ? { untrained: true } : {},
+        ),
       }),
     }));
   },
-  table: (r, { preset }) => ({ preset, models: r.map(({ prior, finetune, run }): ProbedModel => ({ prior, finetune, results: run.results })) }),
+  table: (r, { preset }) => ({ preset, models: r.map(({ prior, finetune, untrained, run }): ProbedModel => ({ prior, finetune, untrained, results: run.results })) }),
 });
 export type ProbingTable = Awaited<ReturnType<typeof probingStudy.table>>;
 

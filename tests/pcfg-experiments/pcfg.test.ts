@@ -77,7 +77,10 @@ test('the PCFG studies share six pretrainings; the scheduler starts the longest 
   assert.equal(prior(first), 'H');
   // Every fine-tuning waits for its pretraining; runs wait for their stages.
   for (const it of items) if (it.task.kind === 'stage' && it.task.stage === 'pcfg-finetune') assert.equal(it.deps.length, 1);
-  assert.ok(items.filter((i) => i.task.kind === 'run').every((i) => i.deps.length >= 1));
+  // ... except the probe's untrained control, which trains nothing.
+  const control = items.filter((i) => i.task.kind === 'run' && i.deps.length === 0);
+  assert.deepEqual(control.map((i) => [(i.task as { experiment?: string }).experiment, (i.task as { overrides?: { untrained?: boolean } }).overrides?.untrained]), [['pcfg-probe', true]]);
+  assert.ok(items.filter((i) => i.task.kind === 'run' && !control.includes(i)).every((i) => i.deps.length >= 1));
 });
 
 test('the paper tables are transcribed whole (36 rows each) and looked up by name', () => {
@@ -134,6 +137,19 @@ test('smoke: a linear probe reads the count of a from the last block far better 
   const blocks = out.results.blocks;
   assert.equal(blocks.length, out.config.pretrain.model.nLayers + 1);
   assert.ok(blocks[blocks.length - 1].opt > blocks[0].opt + 0.15, `B0 ${blocks[0].opt} vs last ${blocks[blocks.length - 1].opt}`);
+});
+
+test('smoke: the probe beside its baselines: the untrained control (no training stage) reads #a worse than the pretrained model; the majority share is the commonest count', async () => {
+  const trained = await run(pcfg.probe, { preset: 'smoke', seed: 0 });
+  const control = await run(pcfg.probe, { preset: 'smoke', seed: 0, overrides: { untrained: true } });
+  assert.deepEqual(pcfg.probe.stages(control.config, 0), [], 'the control trains nothing');
+  const best = (r: typeof trained.results) => Math.max(...r.blocks.map((b) => b.opt));
+  assert.ok(best(trained.results) > best(control.results) + 0.1, `pretrained ${best(trained.results)} vs untrained ${best(control.results)}`);
+  // Same test set, so the same majority share; a share of the test set, so between 1/classes and 1.
+  assert.deepEqual(control.results.majority, trained.results.majority);
+  assert.equal(control.results.testSize, control.config.probe.testSize);
+  for (const v of Object.values(trained.results.majority)) assert.ok(v > 0 && v < 1, String(v));
+  await assert.rejects(run(pcfg.probe, { preset: 'smoke', seed: 0, overrides: { untrained: true, finetune: resolveConfig(pcfg.finetune, 'smoke').finetune } }), /untrained: true probes the untrained initialisation; set finetune to null/);
 });
 
 test('pcfg.load: one call gives the trained model of a grid cell (the stage the experiments share)', async () => {

@@ -14,7 +14,7 @@ test('claims: ids unique, each names its study and a threshold; --only picks by 
   await assert.rejects(measureClaims({ preset: 'smoke', only: 'nope' }), /no claim matches "nope"; known: pcfg-shortcut/);
   await assert.rejects(measureClaims({ preset: 'smoke', seeds: [], only: 'tracr' }), /seeds must be non-negative integers/);
   assert.deepEqual(chooseClaims('tinystories-reft-faster, tracr-reft*').map((c) => c.id), ['tracr-reft-faster', 'tinystories-reft-faster'], 'comma lists, in table order');
-  assert.deepEqual(chooseClaims('pcfg').map((c) => c.group), ['pcfg', 'pcfg', 'pcfg', 'pcfg', 'pcfg']);
+  assert.deepEqual(chooseClaims('pcfg').map((c) => c.group), ['pcfg', 'pcfg', 'pcfg', 'pcfg', 'pcfg', 'pcfg']);
 });
 
 test('the Tracr claims over 2 seeds at smoke: one value per seed, seeds differ, a rerun gives identical rows, the verdict is the interval\'s', { timeout: 300_000 }, async () => {

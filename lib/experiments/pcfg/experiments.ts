@@ -24,7 +24,7 @@ import { defineExperiment, presetsOf } from '../define';
 import { stageNode, type StageResult } from '../stage';
 import { FinetuneStageSchema, PCFG_SCALES, PretrainStageSchema, ReftStageSchema, type PretrainStage } from './config';
 import { evaluateSets, finetuneEvalSets, pcfgConfig } from './eval';
-import { finetuneNode, modelStage, pcfgPretrain, reftNode, scratchNode, type PcfgStageSummary } from './stages';
+import { finetuneNode, modelStage, newPcfgModel, pcfgPretrain, reftNode, scratchNode, type PcfgStageSummary } from './stages';
 
 /** Bump when an experiment's code changes its results. */
 const VERSION = 2;
@@ -174,27 +174,52 @@ const ProbeSchema = z
     batchSize: z.number().int().positive(),
   })
   .strict();
-const ProbeExpSchema = z.object({ pretrain: PretrainStageSchema, finetune: FinetuneStageSchema.nullable(), probe: ProbeSchema }).strict();
+const ProbeExpSchema = z
+  .object({
+    pretrain: PretrainStageSchema,
+    finetune: FinetuneStageSchema.nullable(),
+    probe: ProbeSchema,
+    /** The probe's control: the pretraining's initialisation, never trained (what the architecture and the tokens alone make readable). */
+    untrained: z.boolean().default(false),
+  })
+  .strict()
+  .refine((c) => !(c.untrained && c.finetune), { message: 'untrained: true probes the untrained initialisation; set finetune to null', path: ['untrained'] });
 export type PcfgProbeConfig = z.output<typeof ProbeExpSchema>;
 export interface PcfgProbeResults {
   /** One row per block: B0 = embeddings (resid_pre of block 0), Bi = resid_post of block i-1. */
   blocks: { block: string; opt: number; oft: number }[];
+  /** The majority baseline: the share of the most frequent count among the test targets (#a for opt, #b for oft). */
+  majority: { opt: number; oft: number };
+  /** Test examples behind each accuracy (its binomial interval's n). */
+  testSize: number;
 }
+
+/** Bump when the probe's code changes its results (v3: majority baseline, test size, the untrained control). */
+const PROBE_VERSION = 3;
 
 export const probe = defineExperiment({
   id: 'pcfg-probe',
   title: 'PCFG: linear probes for the count of a and of b, per block',
   description: 'Frozen model (pretrained, or fine-tuned when finetune is set); a linear probe per block on the residual stream at the ART position predicts the count of a (asked to count a) and of b (asked to count b), C_Te = 0.',
-  version: VERSION,
+  version: PROBE_VERSION,
   schema: ProbeExpSchema,
   presets: presetsOf((p) => ({
     pretrain: PCFG_SCALES[p].pretrain,
     finetune: null,
+    untrained: false,
     probe: p === 'smoke' ? { trainSize: 256, testSize: 128, steps: 200, lr: 1e-2, batchSize: 64 } : p === 'laptop' ? { trainSize: 2000, testSize: 500, steps: 1500, lr: 1e-2, batchSize: 128 } : { trainSize: 20000, testSize: 2000, steps: 4000, lr: 1e-3, batchSize: 96 },
   })),
-  stages: (cfg, seed) => [modelStage(cfg.pretrain, cfg.finetune, seed)],
+  stages: (cfg, seed) => (cfg.untrained ? [] : [modelStage(cfg.pretrain, cfg.finetune, seed)]),
   cost: (cfg) => cfg.probe.steps * 2e8,
   async run(cfg, ctx): Promise<PcfgProbeResults> {
+    if (cfg.untrained) {
+      const model = newPcfgModel(cfg.pretrain, ctx.seed);
+      try {
+        return probeBlocks(model, cfg.pretrain, cfg.probe, ctx.seed);
+      } finally {
+        model.dispose();
+      }
+    }
     const stage = await ctx.stage<PcfgStageSummary>(modelStage(cfg.pretrain, cfg.finetune, ctx.seed));
     return withModel(stage, (model) => probeBlocks(model, cfg.pretrain, cfg.probe, ctx.seed));
   },
@@ -207,6 +232,7 @@ function probeBlocks(model: Transformer, pre: PretrainStage, probe: z.output<typ
   const names = [actName('resid_pre', 0), ...layerNames('resid_post', model.config.nLayers)];
   const classes = data.countWindow + 1;
   const accs: Record<'opt' | 'oft', number[]> = { opt: [], oft: [] };
+  const majority = { opt: 0, oft: 0 };
   for (const [key, operand] of [['opt', PRETRAIN_OPERAND], ['oft', FINETUNE_OPERAND]] as const) {
     const featuresOf = (size: number, label: string) => {
       const set = makeEvalSet(data, { family: 'counting', operand, size, seed: deriveSeed(seed, 'pcfg-probe', label) });
@@ -216,12 +242,15 @@ function probeBlocks(model: Transformer, pre: PretrainStage, probe: z.output<typ
     };
     const train = featuresOf(probe.trainSize, 'train');
     const test = featuresOf(probe.testSize, 'test');
+    const counts = new Map<number, number>();
+    for (const y of test.targets) counts.set(y, (counts.get(y) ?? 0) + 1);
+    majority[key] = Math.max(...counts.values()) / test.targets.length;
     names.forEach((name, b) => {
       const r = trainProbe({ x: train.feats[name], y: train.targets }, { x: test.feats[name], y: test.targets }, { dim: model.config.dModel, classes, steps: probe.steps, lr: probe.lr, batchSize: probe.batchSize, seed: deriveSeed(seed, 'pcfg-probe', key, b) });
       accs[key].push(r.testAccuracy);
     });
   }
-  return { blocks: names.map((_, b) => ({ block: `B${b}`, opt: accs.opt[b], oft: accs.oft[b] })) };
+  return { blocks: names.map((_, b) => ({ block: `B${b}`, opt: accs.opt[b], oft: accs.oft[b] })), majority, testSize: probe.testSize };
 }
 
 // ---------------------------------------------------------------- reverse fine-tuning and Scr.+FT (Fig 9)
