@@ -41,7 +41,7 @@ function plain(df: DataFrame): SeedTable {
  * One table from the same table drawn for each seed. Rows line up by position; a column whose values differ
  * between seeds in any row is a measurement: it becomes the mean, with `<col>_lo` and `<col>_hi` (95% t interval
  * over seeds) beside it. Columns equal on every seed (labels, learning rates, steps) stay as they are. A `seeds`
- * column counts the seeds behind each row. Tables whose shape or labels differ are stacked with a `seed` column.
+ * column counts the seeds behind each row; a measured column some seeds leave empty adds `<col>_n`. Tables whose shape or labels differ are stacked with a `seed` column.
  */
 export function mergeSeedRows(tables: readonly SeedTable[], seeds: readonly number[]): SeedTable {
   if (tables.length !== seeds.length || tables.length === 0) throw new Error(`mergeSeedRows: ${tables.length} tables for ${seeds.length} seeds`);
@@ -54,19 +54,24 @@ export function mergeSeedRows(tables: readonly SeedTable[], seeds: readonly numb
   if (!aligned || !numeric) {
     return { columns: ['seed', ...first.columns], rows: tables.flatMap((t, i) => t.rows.map((r) => [seeds[i], ...r])) };
   }
+  // A measured cell may rest on fewer seeds than the table (a threshold some seeds never reach): such columns get
+  // `<col>_n`, the seeds behind each mean, so a mean over the seeds that reached it is not read as all of them.
+  const finite = (r: number, c: number) => tables.filter((t) => isNum(t.rows[r][c])).length;
+  const partial = first.columns.map((_, c) => measured[c] && first.rows.some((_, r) => finite(r, c) < tables.length));
   const columns: string[] = [];
-  first.columns.forEach((name, c) => (measured[c] ? columns.push(name, `${name}_lo`, `${name}_hi`) : columns.push(name)));
+  first.columns.forEach((name, c) => {
+    if (!measured[c]) return void columns.push(name);
+    columns.push(name, `${name}_lo`, `${name}_hi`, ...(partial[c] ? [`${name}_n`] : []));
+  });
   columns.push('seeds');
   const rows = first.rows.map((row, r) => {
     const out: Cell[] = [];
-    let n = 0;
     row.forEach((cell, c) => {
       if (!measured[c]) return void out.push(cell);
       const e = estimate(tables.map((t) => t.rows[r][c]));
-      n = Math.max(n, e?.n ?? 0);
-      out.push(e ? tidy(e.value) : null, e && e.n > 1 ? tidy(e.lo) : null, e && e.n > 1 ? tidy(e.hi) : null);
+      out.push(e ? tidy(e.value) : null, e && e.n > 1 ? tidy(e.lo) : null, e && e.n > 1 ? tidy(e.hi) : null, ...(partial[c] ? [e?.n ?? 0] : []));
     });
-    out.push(n || tables.length);
+    out.push(tables.length);
     return out;
   });
   return { columns, rows };
@@ -101,7 +106,7 @@ function meanArrays(arrays: (number | null)[][]): { mean: (number | null)[]; plu
 /** Keys whose values may differ between seeds without making traces different traces (they are recomputed). */
 const MEASURED_KEYS = new Set(['x', 'y', 'z', 'text', 'customdata', 'error_x', 'error_y', 'hovertext']);
 
-function mergeTrace(traces: Trace[], n: number): { traces: Trace[]; kept: 'merged' | 'first' | 'all' } {
+function mergeTrace(traces: Trace[], n: number): { traces: Trace[]; kept: 'bars' | 'map' | 'first' | 'all' } {
   const [t0] = traces;
   const styleSame = traces.every((t) => same(Object.keys(t).filter((k) => !MEASURED_KEYS.has(k)).map((k) => [k, t[k]]), Object.keys(t0).filter((k) => !MEASURED_KEYS.has(k)).map((k) => [k, t0[k]])));
   const type = String(t0.type ?? 'scatter');
@@ -114,7 +119,7 @@ function mergeTrace(traces: Trace[], n: number): { traces: Trace[]; kept: 'merge
     const ok = styleSame && traces.every((t) => same(t.x, t0.x) && same(t.y, t0.y)) && z.every((m) => Array.isArray(m) && m.length === z[0].length && m.every((row, i) => numericArray(row) && row.length === z[0][i].length));
     if (!ok) return { traces: [t0], kept: 'first' };
     const mean = z[0].map((row, i) => meanArrays(z.map((m) => m[i] as (number | null)[])).mean);
-    return { traces: [{ ...textless(t0), z: mean }], kept: 'merged' };
+    return { traces: [{ ...textless(t0), z: mean }], kept: 'map' };
   }
   // Bars and scatter: the value axis is y, or x for horizontal bars.
   const [along, value, err] = t0.orientation === 'h' ? ['y', 'x', 'error_x'] : ['x', 'y', 'error_y'];
@@ -126,7 +131,7 @@ function mergeTrace(traces: Trace[], n: number): { traces: Trace[]; kept: 'merge
   const { mean, plus, minus } = meanArrays(traces.map((t) => t[value] as (number | null)[]));
   const color = (t0.marker as { color?: unknown } | undefined)?.color ?? (t0.line as { color?: unknown } | undefined)?.color;
   const bars = { type: 'data', symmetric: false, array: plus, arrayminus: minus, visible: n > 1, thickness: 1.2, width: 3, ...(typeof color === 'string' ? { color } : {}) };
-  return { traces: [{ ...textless(t0), [value]: mean, [err]: bars }], kept: 'merged' };
+  return { traces: [{ ...textless(t0), [value]: mean, [err]: bars }], kept: 'bars' };
 }
 
 /**
@@ -148,12 +153,15 @@ export function mergeSeedFigures(figures: readonly Figure[], seeds: readonly num
     return m.traces;
   });
   const what = [
-    kept.has('merged') ? `mean of seeds ${seeds.join(', ')}; bars: 95% t interval over seeds` : '',
+    kept.has('bars') || kept.has('map') ? `mean of seeds ${seeds.join(', ')}${kept.has('bars') ? '; bars: 95% t interval over seeds' : ''}` : '',
     kept.has('first') ? `maps that differ by seed: seed ${seeds[0]}` : '',
     kept.has('all') ? 'curves on different grids: one per seed' : '',
   ].filter(Boolean).join('; ');
   const title = f0.layout.title as { text?: string } | string | undefined;
   const text = typeof title === 'string' ? title : (title?.text ?? '');
-  const layout = { ...f0.layout, title: { ...(typeof title === 'object' ? title : {}), text: `${text}<br><sub>${what}</sub>` } };
-  return { ...f0, data, layout };
+  // The subtitle's line needs room above the panels' own titles.
+  const margin = (f0.layout.margin ?? {}) as { t?: number };
+  const layout = { ...f0.layout, title: { ...(typeof title === 'object' ? title : {}), text: `${text}<br><sub>${what}</sub>` }, margin: { ...margin, t: (margin.t ?? 100) + 30 } };
+  const size = f0.size ? { ...f0.size, height: f0.size.height + 30 } : undefined;
+  return { ...f0, data, layout, ...(size ? { size } : {}) };
 }

@@ -214,7 +214,9 @@ export async function generateFigures(opts: GenerateOptions): Promise<string[]> 
       const [out] = outs;
       for (const [k, f] of out.figures.entries()) {
         const figure = seeds.length > 1 ? mergeSeedFigures(outs.map((o) => o.figures[k].figure), seeds) : f.figure;
-        written.push(...(await saveFigure(figure, dir, f.name, { images: opts.images, html: opts.html, width: f.width, height: f.height })));
+        // The seeds' subtitle line takes 30 px (mergeSeedFigures makes the same room in the figure's own size).
+        const height = f.height !== undefined && seeds.length > 1 ? f.height + 30 : f.height;
+        written.push(...(await saveFigure(figure, dir, f.name, { images: opts.images, html: opts.html, width: f.width, height })));
       }
       for (const [k, t] of out.tables.entries()) {
         const table = seeds.length > 1 ? mergeSeedTables(outs.map((o) => o.tables[k].table), seeds) : t.table;

@@ -19,6 +19,11 @@ test('seed tables: labels stay, a measured column becomes mean with its 95% t in
   assert.deepEqual(r0.slice(0, 2), [0.1, 'a']);
   assert.ok(Math.abs(r0[2] - 0.6) < 1e-9 && Math.abs(r0[3] - (0.6 - half)) < 1e-5 && Math.abs(r0[4] - (0.6 + half)) < 1e-5, JSON.stringify(r0));
   assert.deepEqual(r1.slice(2), [1, 1, 1, 3], 'a value equal on every seed has a zero-width interval');
+  // A threshold one seed never reaches (empty cell): the mean rests on the others, and `_n` says how many.
+  const reach = (v: number | null) => ({ columns: ['run', 'stepsTo90'], rows: [['reFT', v]] });
+  const partial = mergeSeedRows([reach(100), reach(null), reach(140)], [0, 1, 2]);
+  assert.deepEqual(partial.columns, ['run', 'stepsTo90', 'stepsTo90_lo', 'stepsTo90_hi', 'stepsTo90_n', 'seeds']);
+  assert.deepEqual([partial.rows[0][1], partial.rows[0][4], partial.rows[0][5]], [120, 2, 3]);
   // One seed: the table as it was, with its seed count.
   assert.deepEqual(mergeSeedRows([seedTable([0.5, 1])], [4]).rows[0], [0.1, 'a', 0.5, 1]);
 });
@@ -56,6 +61,9 @@ test('seed figures: curves become the mean with asymmetric 95% bars; heat maps a
   assert.ok(Math.abs(bar.x[0] - 0.2) < 1e-9 && bar.error_x.array.length === 1 && !('error_y' in bar), 'horizontal bars get x error bars');
   assert.deepEqual(heat.z, [[0.5, 0.5], [0.5, 0.5]]);
   assert.match((m.layout.title as { text: string }).text, /^T<br><sub>mean of seeds 0, 1, 2; bars: 95% t interval over seeds<\/sub>$/);
+  assert.equal((m.layout.margin as { t: number }).t, 130, 'room for the subtitle');
+  const maps = mergeSeedFigures(figs.map((f) => ({ ...f, data: [f.data[2]] })), [0, 1, 2]);
+  assert.match((maps.layout.title as { text: string }).text, /<sub>mean of seeds 0, 1, 2<\/sub>$/, 'heat maps alone: a mean, no bars to explain');
 
   // Another prompt per seed: the map is seed 0's, and the title says so. Another x grid: one curve per seed.
   const other = fig([0.3, 0.5, 0.7], [[0, 1], [1, 0]], ['c', 'd']);

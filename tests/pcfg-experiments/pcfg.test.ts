@@ -142,7 +142,7 @@ test('smoke: a linear probe reads the count of a from the last block far better 
 test('smoke: the probe beside its baselines: the untrained control (no training stage) reads #a worse than the pretrained model; the majority share is the commonest count', async () => {
   const trained = await run(pcfg.probe, { preset: 'smoke', seed: 0 });
   const control = await run(pcfg.probe, { preset: 'smoke', seed: 0, overrides: { untrained: true } });
-  assert.deepEqual(pcfg.probe.stages(control.config, 0), [], 'the control trains nothing');
+  assert.deepEqual(pcfg.probe.stages!(control.config, 0), [], 'the control trains nothing');
   const best = (r: typeof trained.results) => Math.max(...r.blocks.map((b) => b.opt));
   assert.ok(best(trained.results) > best(control.results) + 0.1, `pretrained ${best(trained.results)} vs untrained ${best(control.results)}`);
   // Same test set, so the same majority share; a share of the test set, so between 1/classes and 1.
