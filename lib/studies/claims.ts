@@ -42,6 +42,9 @@ const twistProbe = (m: TinyStoriesTable['probe']['models'][number]) => mean(m.ac
 /** Steps to a threshold, with "never" as one evaluation past the last step (so a gap is still a number). */
 const stepsOrNever = (steps: number | null, curve: { step: number }[]) => steps ?? (curve.at(-1)?.step ?? 0) + 1;
 
+/** A PCFG model's best block probe accuracy for #a. */
+const bestProbeA = (m?: pcfg.ProbedModel) => (m ? Math.max(...m.results.blocks.map((b) => b.opt)) : NaN);
+
 export const CLAIMS = [
   defineClaim<pcfg.FinetuneTable>({
     id: 'pcfg-shortcut',
@@ -81,10 +84,9 @@ export const CLAIMS = [
     paper: 'close to the pretrained curve (a drop at η_M)',
     study: pcfg.probingStudy,
     value: (t) => {
-      const best = (m?: pcfg.ProbedModel) => (m ? Math.max(...m.results.blocks.map((b) => b.opt)) : NaN);
       const pre = t.models.find((m) => m.prior === 'L' && !m.finetune && !m.untrained);
       const ft = t.models.find((m) => m.prior === 'L' && m.finetune?.lr === 'M' && m.finetune.cTrain === 1);
-      return pre && ft ? best(ft) - best(pre) : null;
+      return pre && ft ? bestProbeA(ft) - bestProbeA(pre) : null;
     },
     threshold: -0.1,
     direction: 'above',
@@ -97,10 +99,9 @@ export const CLAIMS = [
     paper: '(a baseline the paper does not draw)',
     study: pcfg.probingStudy,
     value: (t) => {
-      const best = (m?: pcfg.ProbedModel) => (m ? Math.max(...m.results.blocks.map((b) => b.opt)) : NaN);
       const pre = t.models.find((m) => m.prior === 'L' && !m.finetune && !m.untrained);
       const control = t.models.find((m) => m.untrained);
-      return pre && control ? best(pre) - best(control) : null;
+      return pre && control ? bestProbeA(pre) - bestProbeA(control) : null;
     },
     threshold: 0,
     direction: 'above',
