@@ -51,19 +51,21 @@ test('a fine-tuning stage hashes its parent: changing pretraining changes the fi
   assert.equal(pcfg.finetuneNode(prune, 0).hash, node.hash);
 });
 
-test('priorOverrides: P^H pretrains longer at laptop (in every grid cell), the other priors keep the preset steps', () => {
-  const steps = (prior: 'L' | 'M' | 'H') => resolveConfig(pcfg.pretrain, 'laptop', pcfg.priorOverrides('laptop', prior)).pretrain.train.steps;
-  const base = pcfg.PCFG_SCALES.laptop.pretrain.train.steps;
-  assert.equal(steps('L'), base);
-  assert.equal(steps('M'), base);
-  assert.equal(steps('H'), pcfg.PCFG_SCALES.laptop.pretrainStepsByPrior.H);
-  assert.ok(steps('H') > base);
+test('priorOverrides: P^H pretrains at 3x the LR at laptop (in every grid cell), within the other priors\' 1,000 steps; the other priors keep the preset', () => {
+  const train = (prior: 'L' | 'M' | 'H') => resolveConfig(pcfg.pretrain, 'laptop', pcfg.priorOverrides('laptop', prior)).pretrain.train;
+  const base = pcfg.PCFG_SCALES.laptop.pretrain.train;
+  for (const prior of ['L', 'M', 'H'] as const) assert.equal(train(prior).steps, base.steps, prior);
+  assert.equal(train('L').optimizer.lr, base.optimizer.lr);
+  assert.equal(train('M').optimizer.lr, base.optimizer.lr);
+  assert.equal(train('H').optimizer.lr, 3 * base.optimizer.lr);
+  assert.deepEqual({ ...train('H'), optimizer: { ...train('H').optimizer, lr: base.optimizer.lr } }, train('L'), 'only the LR differs');
+  assert.equal(pcfg.pretrainSteps('laptop', 'H'), base.steps);
   const ft = resolveConfig(pcfg.finetune, 'laptop', pcfg.cellOverrides('laptop', { prior: 'H', lr: 'M', cTrain: 1 }));
-  assert.deepEqual([ft.pretrain.data.prior, ft.pretrain.train.steps, ft.finetune.cTrain, ft.finetune.lr], ['H', pcfg.PCFG_SCALES.laptop.pretrainStepsByPrior.H, 1, pcfg.PCFG_SCALES.laptop.lrs.M]);
+  assert.deepEqual([ft.pretrain.data.prior, ft.pretrain.train.optimizer.lr, ft.finetune.cTrain, ft.finetune.lr], ['H', 3 * base.optimizer.lr, 1, pcfg.PCFG_SCALES.laptop.lrs.M]);
   assert.deepEqual(pcfg.priorOverrides('paper', 'H'), { pretrain: { data: { prior: 'H' } } });
 });
 
-test('the PCFG studies share six pretrainings; the scheduler starts the longest chain (P^H, 3,000 steps) first', () => {
+test('the PCFG studies share six pretrainings; the scheduler starts the pretraining with the longest chain behind it first', () => {
   const params = studyParams({ preset: 'laptop' });
   const runs = PCFG_STUDIES.flatMap((s) => specsOf(s.plan(params))).map((s) => ({ resolved: resolveRun(s.experiment, { preset: 'laptop', ...s }), overrides: (s.overrides ?? {}) as Record<string, unknown> }));
   const items = planWork(runs);
@@ -73,8 +75,11 @@ test('the PCFG studies share six pretrainings; the scheduler starts the longest 
   assert.equal(pretrainings.length, 6, 'P^L, P^M, P^H, two jailbreak models, the Scr.+FT model — each once');
   assert.deepEqual(pretrainings.map((i) => `${JSON.stringify(prior(i))}/${families(i)}`).sort(), ['"H"/2', '"L"/2', '"L"/4', '"M"/2', '"M"/4', '[0.001,0.999,0]/2']);
   const priority = criticalPath(items);
-  const first = [...pretrainings].sort((a, b) => priority.get(b.task.hash)! - priority.get(a.task.hash)!)[0];
-  assert.equal(prior(first), 'H');
+  // The three priors' pretrainings carry the fine-tuning, pruning and reFT chains: they start before the Scr.+FT and
+  // jailbreak models (all pretrain 1,000 steps at laptop, so the chains behind them decide).
+  const byPriority = [...pretrainings].sort((a, b) => priority.get(b.task.hash)! - priority.get(a.task.hash)!);
+  assert.deepEqual(byPriority.slice(0, 3).map((i) => `${JSON.stringify(prior(i))}/${families(i)}`).sort(), ['"H"/2', '"L"/2', '"M"/2']);
+  assert.ok(priority.get(byPriority[2].task.hash)! > priority.get(byPriority[3].task.hash)!);
   // Every fine-tuning waits for its pretraining; runs wait for their stages.
   for (const it of items) if (it.task.kind === 'stage' && it.task.stage === 'pcfg-finetune') assert.equal(it.deps.length, 1);
   // ... except the probe's untrained control, which trains nothing.

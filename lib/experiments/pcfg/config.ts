@@ -89,11 +89,12 @@ export interface PcfgScale {
   /** The Scr.+FT model's pretraining prior: a and b roles swapped. */
   scratchPrior: [number, number, number];
   /**
-   * Pretraining steps of the priors that need more than `pretrain.train.steps` (docs/pcfg-experiments.md):
-   * P^H has three operands to tell apart and leaves its plateau later. Only the grids apply it (through
-   * `priorOverrides`), so the other priors' cached runs keep their keys.
+   * Pretraining settings of the priors that need other than `pretrain.train` (docs/pcfg-experiments.md): P^H has
+   * three operands to tell apart and, at the preset's LR, leaves its plateau late; at laptop a 3x LR gets it there
+   * within the same 1,000 steps. Only the grids apply it (through `priorOverrides`), so the other priors' cached
+   * runs keep their keys.
    */
-  pretrainStepsByPrior: Partial<Record<PriorName, number>>;
+  pretrainByPrior: Partial<Record<PriorName, { steps?: number; lr?: number }>>;
 }
 
 const adamw = (lr: number) => ({ kind: 'adamw' as const, lr, beta1: 0.9, beta2: 0.95, weightDecay: 0.1, clipNorm: 1 });
@@ -113,7 +114,7 @@ export const PCFG_SCALES: Record<Preset, PcfgScale> = {
     reft: { lr: 1e-3, steps: 60, batchSize: 32, warmupFrac: 0, minLrRatio: 0.1, evalPerDecade: 3, evalSize: 96 },
     lrs: { L: 3e-3, M: 1e-3, S: 1e-4 },
     scratchPrior: [0.001, 0.999, 0],
-    pretrainStepsByPrior: {},
+    pretrainByPrior: {},
   },
   laptop: {
     pretrain: {
@@ -127,7 +128,7 @@ export const PCFG_SCALES: Record<Preset, PcfgScale> = {
     reft: { lr: 5e-5, steps: 200, batchSize: 32, warmupFrac: 0, minLrRatio: 0.01, evalPerDecade: 6, evalSize: 150 },
     lrs: { L: 5e-4, M: 5e-5, S: 5e-6 },
     scratchPrior: [0.001, 0.999, 0],
-    pretrainStepsByPrior: { H: 3000 },
+    pretrainByPrior: { H: { lr: 3e-3 } },
   },
   paper: {
     pretrain: {
@@ -141,7 +142,7 @@ export const PCFG_SCALES: Record<Preset, PcfgScale> = {
     reft: { lr: 1e-5, steps: 10_000, batchSize: 96, warmupFrac: 0.2, minLrRatio: 0.01, evalPerDecade: 8, evalSize: 2000 },
     lrs: { L: 1e-4, M: 1e-5, S: 1e-6 },
     scratchPrior: [0.001, 0.999, 0],
-    pretrainStepsByPrior: {},
+    pretrainByPrior: {},
   },
 };
 
@@ -151,17 +152,18 @@ export interface WithPretrain {
 }
 
 /**
- * The overrides that select a prior's pretrained model at a preset: the prior, plus its own step count where the
- * scale gives one. Every grid (studies, notebooks, `pcfg.load`) selects priors through this.
+ * The overrides that select a prior's pretrained model at a preset: the prior, plus its own steps and LR where the
+ * scale gives them. Every grid (studies, notebooks, `pcfg.load`) selects priors through this.
  */
 export function priorOverrides(preset: Preset, prior: PriorName): DeepPartial<WithPretrain> {
-  const steps = PCFG_SCALES[preset].pretrainStepsByPrior[prior];
-  return { pretrain: { data: { prior }, ...(steps === undefined ? {} : { train: { steps } }) } };
+  const own = PCFG_SCALES[preset].pretrainByPrior[prior] ?? {};
+  const train = { ...(own.steps === undefined ? {} : { steps: own.steps }), ...(own.lr === undefined ? {} : { optimizer: { lr: own.lr } }) };
+  return { pretrain: { data: { prior }, ...(Object.keys(train).length ? { train } : {}) } } as DeepPartial<WithPretrain>;
 }
 
 /** How many steps a prior's model pretrains at a preset (its own count, else the scale's). */
 export function pretrainSteps(preset: Preset, prior: PriorName): number {
-  return PCFG_SCALES[preset].pretrainStepsByPrior[prior] ?? PCFG_SCALES[preset].pretrain.train.steps;
+  return PCFG_SCALES[preset].pretrainByPrior[prior]?.steps ?? PCFG_SCALES[preset].pretrain.train.steps;
 }
 
 /** The paper's main-text training correlations and test correlations. */
