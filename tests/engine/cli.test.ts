@@ -88,3 +88,12 @@ test('wraplab tokenizers compares the word tokenizer and the BPE on a corpus and
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--vocab must be a positive integer, got "x"/);
 });
+
+test('wraplab figures --seeds: a positive count, and not beside --seed (one message each, nothing run)', () => {
+  const bad = cli('figures', '--seeds', '0', '--no-images');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--seeds must be a positive integer, got "0"/);
+  const both = cli('figures', '--seeds', '2', '--seed', '3', '--no-images');
+  assert.equal(both.code, 2);
+  assert.match(both.err, /give --seed or --seeds, not both/);
+});
