@@ -161,7 +161,17 @@ export function mergeSeedFigures(figures: readonly Figure[], seeds: readonly num
   const text = typeof title === 'string' ? title : (title?.text ?? '');
   // The subtitle's line needs room above the panels' own titles.
   const margin = (f0.layout.margin ?? {}) as { t?: number };
-  const layout = { ...f0.layout, title: { ...(typeof title === 'object' ? title : {}), text: `${text}<br><sub>${what}</sub>` }, margin: { ...margin, t: (margin.t ?? 100) + 30 } };
+  const layout: Record<string, unknown> = {
+    ...f0.layout,
+    // Pinned to the top, so its second line does not run into the panels' own titles.
+    title: { ...(typeof title === 'object' ? title : {}), text: `${text}<br><sub>${what}</sub>`, yref: 'container', y: 0.96, yanchor: 'top' },
+    margin: { ...margin, t: (margin.t ?? 100) + 30 },
+  };
+  // A legend title that said what one seed's bars were (e.g. a Wilson interval) would now mislead: the bars are the seeds'.
+  const legend = f0.layout.legend as { title?: { text?: string } } | undefined;
+  if (kept.has('bars') && legend?.title?.text && /\bbars\b/.test(legend.title.text)) {
+    layout.legend = { ...legend, title: { ...legend.title, text: 'bars: 95% t interval over seeds' } };
+  }
   const size = f0.size ? { ...f0.size, height: f0.size.height + 30 } : undefined;
   return { ...f0, data, layout, ...(size ? { size } : {}) };
 }

@@ -97,7 +97,7 @@ export function probeFigure(probe: TinyStoriesProbeResults, feature: string, tit
       trace('Not in PT'),
       trace('Present in PT'),
       ...(byLabel.has(UNTRAINED_LABEL) ? [trace(UNTRAINED_LABEL)] : []),
-      { name: `majority class (${majority.toFixed(3)})`, x: blocks, y: blocks.map(() => majority), mode: 'lines', line: { color: '#bbbbbb', dash: 'dash', width: 2 }, hovertemplate: 'majority class %{y:.3f}' },
+      { name: 'majority class', x: blocks, y: blocks.map(() => majority), mode: 'lines', line: { color: '#bbbbbb', dash: 'dash', width: 2 }, hovertemplate: 'majority class %{y:.3f}' },
     ],
   }));
   const pad = 0.01;

@@ -62,6 +62,9 @@ test('seed figures: curves become the mean with asymmetric 95% bars; heat maps a
   assert.deepEqual(heat.z, [[0.5, 0.5], [0.5, 0.5]]);
   assert.match((m.layout.title as { text: string }).text, /^T<br><sub>mean of seeds 0, 1, 2; bars: 95% t interval over seeds<\/sub>$/);
   assert.equal((m.layout.margin as { t: number }).t, 130, 'room for the subtitle');
+  const explained = mergeSeedFigures(figs.map((f) => ({ ...f, layout: { ...f.layout, legend: { title: { text: 'bars: 95% Wilson interval over the test set' } } } })), [0, 1, 2]);
+  assert.equal((explained.layout.legend as { title: { text: string } }).title.text, 'bars: 95% t interval over seeds', 'a legend that explained one seed\'s bars says what the bars are now');
+  assert.equal((explained.layout.title as { yanchor: string }).yanchor, 'top');
   const maps = mergeSeedFigures(figs.map((f) => ({ ...f, data: [f.data[2]] })), [0, 1, 2]);
   assert.match((maps.layout.title as { text: string }).text, /<sub>mean of seeds 0, 1, 2<\/sub>$/, 'heat maps alone: a mean, no bars to explain');
 
