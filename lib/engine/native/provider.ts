@@ -228,6 +228,9 @@ export function describeNative(c: NativeChoice = nativeChoice()): string {
  */
 export function nativeTag(): string | null {
   const c = nativeChoice();
-  const parts = [c.blas ? `openblas/${c.blas.core}` : null, c.c ? `c${C_KERNELS_VERSION}` : null].filter((p) => p !== null);
+  // More than one BLAS thread may split a product differently (measured: OpenBLAS's Haswell kernels on an AVX-512
+  // EPYC give other bits with 2 threads than with 1), so such runs get their own cache entries; 1 keeps the old keys.
+  const threads = blasThreadsWanted();
+  const parts = [c.blas ? `openblas/${c.blas.core}${threads > 1 ? `/t${threads}` : ''}` : null, c.c ? `c${C_KERNELS_VERSION}` : null].filter((p) => p !== null);
   return parts.length ? parts.join('+') : null;
 }
