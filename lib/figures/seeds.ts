@@ -15,11 +15,15 @@ import { DataFrame, danfo } from './table';
 type Cell = string | number | boolean | null;
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+/** A table cell as a number: numbers, and strings that spell one (tables often hold CSV-ready text such as '67.0'); else null. */
+const cellNumber = (v: unknown): number | null => (isNum(v) ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : null);
+/** Missing: null, or the empty string a table writes for "no value". */
+const isMissing = (v: unknown) => v === null || v === '';
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /** The t interval of the finite values among `xs` (null when there are none). */
 function estimate(xs: readonly unknown[]): Estimate | null {
-  const v = xs.filter(isNum);
+  const v = xs.map(cellNumber).filter((x): x is number => x !== null);
   return v.length ? tMean(v) : null;
 }
 
@@ -50,13 +54,13 @@ export function mergeSeedRows(tables: readonly SeedTable[], seeds: readonly numb
   const aligned = tables.every((t) => same(t.columns, first.columns) && t.rows.length === first.rows.length);
   const measured = first.columns.map((_, c) => aligned && first.rows.some((_, r) => tables.some((t) => !same(t.rows[r][c], first.rows[r][c]))));
   // A varying column that is not numeric (a label that depends on the seed) means the rows are not the same rows.
-  const numeric = measured.every((m, c) => !m || tables.every((t) => t.rows.every((row) => row[c] === null || typeof row[c] === 'number')));
+  const numeric = measured.every((m, c) => !m || tables.every((t) => t.rows.every((row) => isMissing(row[c]) || cellNumber(row[c]) !== null)));
   if (!aligned || !numeric) {
     return { columns: ['seed', ...first.columns], rows: tables.flatMap((t, i) => t.rows.map((r) => [seeds[i], ...r])) };
   }
   // A measured cell may rest on fewer seeds than the table (a threshold some seeds never reach): such columns get
   // `<col>_n`, the seeds behind each mean, so a mean over the seeds that reached it is not read as all of them.
-  const finite = (r: number, c: number) => tables.filter((t) => isNum(t.rows[r][c])).length;
+  const finite = (r: number, c: number) => tables.filter((t) => cellNumber(t.rows[r][c]) !== null).length;
   const partial = first.columns.map((_, c) => measured[c] && first.rows.some((_, r) => finite(r, c) < tables.length));
   const columns: string[] = [];
   first.columns.forEach((name, c) => {
@@ -87,6 +91,9 @@ export function mergeSeedTables(tables: readonly DataFrame[], seeds: readonly nu
 
 type Trace = Record<string, unknown>;
 
+/** Pixels the seeds' subtitle line adds above a merged figure (its margin and height grow by this). */
+export const SEED_SUBTITLE_PX = 30;
+
 const numericArray = (v: unknown): v is (number | null)[] => Array.isArray(v) && v.every((x) => x === null || isNum(x));
 
 /** Mean and interval of numeric arrays of one length, position by position. */
@@ -106,9 +113,11 @@ function meanArrays(arrays: (number | null)[][]): { mean: (number | null)[]; plu
 /** Keys whose values may differ between seeds without making traces different traces (they are recomputed). */
 const MEASURED_KEYS = new Set(['x', 'y', 'z', 'text', 'customdata', 'error_x', 'error_y', 'hovertext']);
 
-function mergeTrace(traces: Trace[], n: number): { traces: Trace[]; kept: 'bars' | 'map' | 'first' | 'all' } {
+function mergeTrace(traces: Trace[]): { traces: Trace[]; kept: 'bars' | 'map' | 'first' | 'all' } {
   const [t0] = traces;
-  const styleSame = traces.every((t) => same(Object.keys(t).filter((k) => !MEASURED_KEYS.has(k)).map((k) => [k, t[k]]), Object.keys(t0).filter((k) => !MEASURED_KEYS.has(k)).map((k) => [k, t0[k]])));
+  const style = (t: Trace) => JSON.stringify(Object.keys(t).filter((k) => !MEASURED_KEYS.has(k)).map((k) => [k, t[k]]));
+  const style0 = style(t0);
+  const styleSame = traces.every((t) => style(t) === style0);
   const type = String(t0.type ?? 'scatter');
   const drop = (t: Trace, ...keys: string[]) => Object.fromEntries(Object.entries(t).filter(([k]) => !keys.includes(k)));
   const textSame = traces.every((t) => same(t.text, t0.text) && same(t.customdata, t0.customdata) && same(t.hovertext, t0.hovertext));
@@ -130,7 +139,7 @@ function mergeTrace(traces: Trace[], n: number): { traces: Trace[]; kept: 'bars'
   }
   const { mean, plus, minus } = meanArrays(traces.map((t) => t[value] as (number | null)[]));
   const color = (t0.marker as { color?: unknown } | undefined)?.color ?? (t0.line as { color?: unknown } | undefined)?.color;
-  const bars = { type: 'data', symmetric: false, array: plus, arrayminus: minus, visible: n > 1, thickness: 1.2, width: 3, ...(typeof color === 'string' ? { color } : {}) };
+  const bars = { type: 'data', symmetric: false, array: plus, arrayminus: minus, thickness: 1.2, width: 3, ...(typeof color === 'string' ? { color } : {}) };
   return { traces: [{ ...textless(t0), [value]: mean, [err]: bars }], kept: 'bars' };
 }
 
@@ -148,7 +157,7 @@ export function mergeSeedFigures(figures: readonly Figure[], seeds: readonly num
   }
   const kept = new Set<string>();
   const data = f0.data.flatMap((_, i) => {
-    const m = mergeTrace(figures.map((f) => f.data[i]), figures.length);
+    const m = mergeTrace(figures.map((f) => f.data[i]));
     kept.add(m.kept);
     return m.traces;
   });
@@ -165,13 +174,13 @@ export function mergeSeedFigures(figures: readonly Figure[], seeds: readonly num
     ...f0.layout,
     // Pinned to the top, so its second line does not run into the panels' own titles.
     title: { ...(typeof title === 'object' ? title : {}), text: `${text}<br><sub>${what}</sub>`, yref: 'container', y: 0.96, yanchor: 'top' },
-    margin: { ...margin, t: (margin.t ?? 100) + 30 },
+    margin: { ...margin, t: (margin.t ?? 100) + SEED_SUBTITLE_PX },
   };
   // A legend title that said what one seed's bars were (e.g. a Wilson interval) would now mislead: the bars are the seeds'.
   const legend = f0.layout.legend as { title?: { text?: string } } | undefined;
   if (kept.has('bars') && legend?.title?.text && /\bbars\b/.test(legend.title.text)) {
     layout.legend = { ...legend, title: { ...legend.title, text: 'bars: 95% t interval over seeds' } };
   }
-  const size = f0.size ? { ...f0.size, height: f0.size.height + 30 } : undefined;
+  const size = f0.size ? { ...f0.size, height: f0.size.height + SEED_SUBTITLE_PX } : undefined;
   return { ...f0, data, layout, ...(size ? { size } : {}) };
 }

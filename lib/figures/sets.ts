@@ -18,7 +18,7 @@ import * as engine from './engine';
 import { type Figure, type NamedFigure, saveFigure } from './figure';
 import * as pcfg from './pcfg';
 import { closeRenderer } from './render';
-import { mergeSeedFigures, mergeSeedTables } from './seeds';
+import { SEED_SUBTITLE_PX, mergeSeedFigures, mergeSeedTables } from './seeds';
 import { DataFrame, saveTable, toDataFrame } from './table';
 import * as tinystories from './tinystories';
 import * as tracr from './tracr';
@@ -214,8 +214,8 @@ export async function generateFigures(opts: GenerateOptions): Promise<string[]> 
       const [out] = outs;
       for (const [k, f] of out.figures.entries()) {
         const figure = seeds.length > 1 ? mergeSeedFigures(outs.map((o) => o.figures[k].figure), seeds) : f.figure;
-        // The seeds' subtitle line takes 30 px (mergeSeedFigures makes the same room in the figure's own size).
-        const height = f.height !== undefined && seeds.length > 1 ? f.height + 30 : f.height;
+        // The seeds' subtitle line needs room (mergeSeedFigures makes the same room in the figure's own size).
+        const height = f.height !== undefined && seeds.length > 1 ? f.height + SEED_SUBTITLE_PX : f.height;
         written.push(...(await saveFigure(figure, dir, f.name, { images: opts.images, html: opts.html, width: f.width, height })));
       }
       for (const [k, t] of out.tables.entries()) {

@@ -24,6 +24,11 @@ test('seed tables: labels stay, a measured column becomes mean with its 95% t in
   const partial = mergeSeedRows([reach(100), reach(null), reach(140)], [0, 1, 2]);
   assert.deepEqual(partial.columns, ['run', 'stepsTo90', 'stepsTo90_lo', 'stepsTo90_hi', 'stepsTo90_n', 'seeds']);
   assert.deepEqual([partial.rows[0][1], partial.rows[0][4], partial.rows[0][5]], [120, 2, 3]);
+  // CSV-ready text that spells a number ('67.0', '' for none) is a number, as the figures' row helpers write them.
+  const text = (v: string) => ({ columns: ['cell', 'acc'], rows: [['a', v]] });
+  const fromText = mergeSeedRows([text('60.0'), text(''), text('80.0')], [0, 1, 2]);
+  assert.deepEqual(fromText.columns, ['cell', 'acc', 'acc_lo', 'acc_hi', 'acc_n', 'seeds']);
+  assert.deepEqual([fromText.rows[0][1], fromText.rows[0][4]], [70, 2]);
   // One seed: the table as it was, with its seed count.
   assert.deepEqual(mergeSeedRows([seedTable([0.5, 1])], [4]).rows[0], [0.1, 'a', 0.5, 1]);
 });

@@ -212,16 +212,12 @@ export const probe = defineExperiment({
   stages: (cfg, seed) => (cfg.untrained ? [] : [modelStage(cfg.pretrain, cfg.finetune, seed)]),
   cost: (cfg) => cfg.probe.steps * 2e8,
   async run(cfg, ctx): Promise<PcfgProbeResults> {
-    if (cfg.untrained) {
-      const model = newPcfgModel(cfg.pretrain, ctx.seed);
-      try {
-        return probeBlocks(model, cfg.pretrain, cfg.probe, ctx.seed);
-      } finally {
-        model.dispose();
-      }
+    const model = cfg.untrained ? newPcfgModel(cfg.pretrain, ctx.seed) : (await ctx.stage<PcfgStageSummary>(modelStage(cfg.pretrain, cfg.finetune, ctx.seed))).loadModel();
+    try {
+      return probeBlocks(model, cfg.pretrain, cfg.probe, ctx.seed);
+    } finally {
+      model.dispose();
     }
-    const stage = await ctx.stage<PcfgStageSummary>(modelStage(cfg.pretrain, cfg.finetune, ctx.seed));
-    return withModel(stage, (model) => probeBlocks(model, cfg.pretrain, cfg.probe, ctx.seed));
   },
 });
 
