@@ -238,6 +238,23 @@ export const CLAIMS = [
     direction: 'above',
   }),
   defineClaim<TinyStoriesTable>({
+    id: 'tinystories-structure-probe-separation',
+    group: 'tinystories',
+    statement: 'the twist\'s structure, not its words, stays readable after deletion: a Twist probe tested on held-out twist realisers reads deleted models above Not in PT',
+    measure: 'held-out-realiser Twist probe accuracy averaged over blocks, mean of the deleted models minus Not in PT',
+    paper: 'deleted ≈ Present in PT > Not in PT',
+    study: tinyStoriesStudy,
+    value: (t) => {
+      const s = t.probe.structure;
+      if (!s) return null;
+      const control = s.models.find((m) => m.label === 'Not in PT');
+      const deleted = s.models.filter((m) => / \(LR [SM]\)$/.test(m.label));
+      return control && deleted.length ? mean(deleted.map((m) => mean(m.accuracy))) - mean(control.accuracy) : null;
+    },
+    threshold: 0,
+    direction: 'above',
+  }),
+  defineClaim<TinyStoriesTable>({
     id: 'tinystories-reft-faster',
     group: 'tinystories',
     statement: 'reFT revives the Twist in deleted models faster than the never-trained control learns it (Table 1)',

@@ -99,6 +99,7 @@ test('the pipeline as a graph: the two experiments declare every stage once, eac
   assert.equal(count('tinystories-delete'), 6);
   assert.equal(count('tinystories-reft'), 7);
   assert.ok(count('tinystories-probe') >= 7);
+  assert.equal(count('tinystories-structure-probe'), 9, 'the held-out-realiser probe on every probed model');
   const position = new Map(items.map((i, k) => [i.task.hash, k]));
   for (const it of items) for (const d of it.deps) assert.ok(position.get(d)! < position.get(it.task.hash)!, `${it.task.label} listed after ${d}`);
   const reftOfControl = stages.find((i) => i.task.kind === 'stage' && i.task.stage === 'tinystories-reft' && (i.task.config as { from: { kind: string } }).from.kind === 'control')!;
@@ -234,4 +235,19 @@ test('corpus.source end to end: both TinyStories experiments train, evaluate and
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the held-out-realiser Twist probe: every probed model, accuracies count test stories, the pooled value is the folds\' weighted mean; absent on a real corpus', async () => {
+  const r = (await run(tst.probe, { preset: 'smoke' })).results;
+  const s = r.structure!;
+  assert.equal(s.models.length, r.models.length);
+  for (const m of s.models) {
+    assert.equal(m.testSize, m.folds.reduce((a, f) => a + f.testSize, 0));
+    m.layers.forEach((_, li) => {
+      for (const f of m.folds) assert.ok(Math.abs(f.accuracy[li] * f.testSize - Math.round(f.accuracy[li] * f.testSize)) < 1e-4, 'accuracy counts test stories');
+      const pooled = m.folds.reduce((a, f) => a + f.accuracy[li] * f.testSize, 0) / m.testSize;
+      assert.ok(Math.abs(pooled - m.accuracy[li]) < 1e-9);
+    });
+  }
+  assert.equal(s.words.testSize, s.models[0].testSize);
 });

@@ -96,6 +96,17 @@ export const TinyStoriesSchema = z
         batchSize: int().positive(),
       })
       .strict(),
+    // The held-out-realiser Twist probe (structureProbe.ts): `stories` fresh procedural stories after the corpus's
+    // end. Skipped on a real corpus.source, which has no realisers to hold out.
+    structureProbe: z
+      .object({
+        stories: int().positive(),
+        steps: int().positive(),
+        lr: z.number().positive(),
+        batchSize: int().positive(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type TinyStoriesConfig = z.output<typeof TinyStoriesSchema>;

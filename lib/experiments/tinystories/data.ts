@@ -76,8 +76,21 @@ export function tinyStoriesData(corpus: TinyStoriesConfig['corpus'], seed: numbe
 /** The stories of a corpus config: generated, or read from its source (a seeded sample of corpus.stories). */
 export function corpusStories(corpus: TinyStoriesConfig['corpus'], seed: number): { stories: ts.TinyStory[]; summary: ts.CorpusSummary | null } {
   if (corpus.source !== undefined && corpus.source !== 'procedural') return ts.loadTinyStoriesSource(corpus.source, { seed, cap: corpus.stories });
-  const generator = { ...ts.DEFAULT_GENERATOR_CONFIG, minWords: corpus.minWords, maxWords: corpus.maxWords, maxFeatures: corpus.maxFeatures };
-  return { stories: ts.generateStories(seed, corpus.stories, generator), summary: null };
+  return { stories: ts.generateStories(seed, corpus.stories, generatorConfig(corpus)), summary: null };
+}
+
+/** The procedural generator's settings for a corpus config. */
+export function generatorConfig(corpus: TinyStoriesConfig['corpus']): ts.StoryGeneratorConfig {
+  return { ...ts.DEFAULT_GENERATOR_CONFIG, minWords: corpus.minWords, maxWords: corpus.maxWords, maxFeatures: corpus.maxFeatures };
+}
+
+/**
+ * `count` procedural stories no model saw: story i of a corpus depends only on (seed, i), so the stories after the
+ * corpus's last index are fresh draws from the same distribution (with their realisations, which a probe can split on).
+ */
+export function freshStories(corpus: TinyStoriesConfig['corpus'], seed: number, count: number): ts.GeneratedStory[] {
+  if (corpus.source !== undefined && corpus.source !== 'procedural') throw new WraplabError(`fresh stories come from the procedural generator; corpus.source ${corpus.source} has no generator (leave structureProbe out for a real corpus)`);
+  return ts.generateStories(seed, count, generatorConfig(corpus), corpus.stories);
 }
 
 /** The tokenizer a corpus trains: as configured, else BPE for a real source and words for the procedural corpus. */

@@ -13,6 +13,7 @@ import { corpusRecord, requireTwistLabels, tinyStoriesData, type CorpusRecord, t
 import { DELETION_LRS, DELETION_PROTOCOLS, TinyStoriesSchema, type DeletionLr, type DeletionProtocol, type TinyStoriesConfig } from './config';
 import { judgeRecord, type JudgeRecord, type TwistEvaluation } from './evaluation';
 import { probeNode, type ProbeAccuracy } from './probe';
+import { structureFolds, structureProbeNode, wordsBaseline, type StructureProbeAccuracy, type WordsBaseline } from './structureProbe';
 import { type CurveRow, type ModelRef, type ReftSource, deleteConfig, evalNode, pretrainConfig, reftConfig, reftLabel, tsDelete, tsReft, type StorySummary } from './stages';
 import { stageNode, type StageNode } from '../stage';
 
@@ -30,6 +31,7 @@ const smoke: Input = {
   reft: { steps: 4, batchSize: 8, lr: 3e-4, evalSteps: [0, 1, 4], tableSteps: [0, 1, 4] },
   evaluation: { lossStories: 8, prompts: 4, maxNewTokens: 16, temperature: 1 },
   probe: { trainStories: 48, testStories: 10, steps: 60, lr: 1e-2, batchSize: 32 },
+  structureProbe: { stories: 600, steps: 60, lr: 1e-2, batchSize: 32 },
 };
 
 /**
@@ -51,6 +53,8 @@ const laptop: Input = {
   evaluation: { lossStories: 48, prompts: 32, maxNewTokens: 260, temperature: 1, promptSet: 'twist', judge: 'classifier' },
   // 4,000 / 1,000 probe stories: one SE of a probe accuracy ~0.011 (0.022 at 1,200 / 240, the size of the effect).
   probe: { trainStories: 4000, testStories: 1000, steps: 1500, lr: 1e-3, batchSize: 128 },
+  // 12,000 fresh stories: ~2,900 balanced test stories over the three folds (SE of a pooled accuracy ~0.009).
+  structureProbe: { stories: 12000, steps: 1500, lr: 1e-3, batchSize: 128 },
 };
 
 /** Paper: the authors' shape (91M, 12 x 768) and schedule; needs a GPU backend, never run here. */
@@ -63,6 +67,7 @@ const paper: Input = {
   reft: { steps: 4000, batchSize: 128, lr: 1e-5, evalSteps: [0, 1, 3, 10, 30, 100, 300, 1000, 3000, 4000], tableSteps: [0, 30, 300, 3000] },
   evaluation: { lossStories: 512, prompts: 16, maxNewTokens: 350, temperature: 1 },
   probe: { trainStories: 20000, testStories: 2000, steps: 2000, lr: 1e-3, batchSize: 128 },
+  structureProbe: { stories: 40000, steps: 2000, lr: 1e-3, batchSize: 128 },
 };
 
 export const TINYSTORIES_PRESETS = { smoke, laptop, paper };
@@ -139,6 +144,11 @@ export const reft = defineExperiment({
 
 export interface TinyStoriesProbeResults {
   models: ({ label: string } & ProbeAccuracy)[];
+  /**
+   * The held-out-realiser Twist probe (structureProbe.ts) on the same models, beside what the words alone give;
+   * absent where the config has no structureProbe or the corpus is real (no realisers to hold out).
+   */
+  structure?: { models: ({ label: string } & StructureProbeAccuracy)[]; words: WordsBaseline };
   /** With a real corpus.source: the stories used, their labels, and the tokenizer's fit. */
   corpus?: CorpusRecord;
 }
@@ -166,19 +176,33 @@ function probedModels(cfg: TinyStoriesConfig): { label: string; of: ModelRef }[]
 export const probe = defineExperiment({
   id: 'tinystories-probe',
   title: 'TinyStories: linear probes for the story features per block (Fig 11 left, Figs 35-38)',
-  description: 'Frozen Present-in-PT, Not-in-PT, an untrained model of the same shape (the control) and the six deleted models; one multi-label linear probe per block on the story-only text (mean of the last 10 positions).',
-  version: 3,
+  description: 'Frozen Present-in-PT, Not-in-PT, an untrained model of the same shape (the control) and the six deleted models; one multi-label linear probe per block on the story-only text (mean of the last 10 positions), and a Twist probe per block tested on twist realisers it was not trained on, beside a bag-of-words baseline.',
+  version: 4,
   schema: TinyStoriesSchema,
   presets: TINYSTORIES_PRESETS,
-  stages: (cfg, seed): StageNode[] => probedModels(cfg).map((m) => probeNode(cfg, m.of, seed)),
+  stages: (cfg, seed): StageNode[] => [
+    ...probedModels(cfg).map((m) => probeNode(cfg, m.of, seed)),
+    ...(hasStructureProbe(cfg) ? probedModels(cfg).map((m) => structureProbeNode(cfg, m.of, seed)) : []),
+  ],
   async run(cfg, ctx): Promise<TinyStoriesProbeResults> {
     const data = tinyStoriesData(cfg.corpus, ctx.seed);
     requireTwistLabels(data, 'tinystories-probe');
     const models: TinyStoriesProbeResults['models'] = [];
     for (const m of probedModels(cfg)) models.push({ label: m.label, ...(await ctx.stage(probeNode(cfg, m.of, ctx.seed))).results });
-    return { models, ...optionalCorpus(data, cfg, ctx.seed) };
+    if (!hasStructureProbe(cfg)) return { models, ...optionalCorpus(data, cfg, ctx.seed) };
+    const structure: NonNullable<TinyStoriesProbeResults['structure']> = {
+      models: [],
+      words: wordsBaseline(structureFolds(cfg.corpus, ctx.seed, cfg.structureProbe!.stories), ctx.seed),
+    };
+    for (const m of probedModels(cfg)) structure.models.push({ label: m.label, ...(await ctx.stage(structureProbeNode(cfg, m.of, ctx.seed))).results });
+    return { models, structure, ...optionalCorpus(data, cfg, ctx.seed) };
   },
 });
+
+/** The held-out-realiser probe runs where it is configured and the corpus is procedural (it splits on realisers). */
+function hasStructureProbe(cfg: TinyStoriesConfig): boolean {
+  return cfg.structureProbe !== undefined && (cfg.corpus.source === undefined || cfg.corpus.source === 'procedural');
+}
 
 export const TINYSTORIES_EXPERIMENTS = [reft, probe] as const;
 export type { StorySummary };

@@ -31,7 +31,8 @@ export interface ProbeConfig {
   probe: TinyStoriesConfig['probe'];
 }
 
-function probeData(model: Transformer, stories: readonly ts.TinyStory[], data: TinyStoriesData, contextLength: number, layers: string[]) {
+/** Features per block (mean of the last 10 story positions) and multi-hot labels of `stories` on a frozen model. */
+export function probeData(model: Transformer, stories: readonly ts.TinyStory[], data: TinyStoriesData, contextLength: number, layers: string[]) {
   const batch = ts.makeProbeBatch(stories, data.tokenizer, contextLength);
   const positions = Array.from({ length: batch.batchSize }, (_, b) => Array.from(batch.lastPositions.subarray(b * batch.lastK, (b + 1) * batch.lastK)));
   // extractFeatures reads tokens only; targets and weights are unused.

@@ -13,4 +13,5 @@ export * from './bpe';
 export * from './tokenizerStats';
 export * from './batches';
 export * from './judge';
+export * from './folds';
 export * from './real';
