@@ -39,6 +39,13 @@ const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.lengt
 /** A model's Twist probe accuracy averaged over blocks. */
 const twistProbe = (m: TinyStoriesTable['probe']['models'][number]) => mean(m.accuracy.map((row) => row[m.features.indexOf('Twist')]));
 
+/** A probe score of the six deleted models (labels "<protocol> (LR S|M)"), their mean minus Not in PT's. */
+function deletedMinusNotInPT<M extends { label: string }>(models: readonly M[], score: (m: M) => number): number | null {
+  const control = models.find((m) => m.label === 'Not in PT');
+  const deleted = models.filter((m) => / \(LR [SM]\)$/.test(m.label));
+  return control && deleted.length ? mean(deleted.map(score)) - score(control) : null;
+}
+
 /** Steps to a threshold, with "never" as one evaluation past the last step (so a gap is still a number). */
 const stepsOrNever = (steps: number | null, curve: { step: number }[]) => steps ?? (curve.at(-1)?.step ?? 0) + 1;
 
@@ -214,11 +221,7 @@ export const CLAIMS = [
     measure: 'Twist probe accuracy averaged over blocks, mean of the deleted models minus Not in PT',
     paper: 'deleted ≈ Present in PT > Not in PT',
     study: tinyStoriesStudy,
-    value: (t) => {
-      const control = t.probe.models.find((m) => m.label === 'Not in PT');
-      const deleted = t.probe.models.filter((m) => / \(LR [SM]\)$/.test(m.label));
-      return control && deleted.length ? mean(deleted.map(twistProbe)) - twistProbe(control) : null;
-    },
+    value: (t) => deletedMinusNotInPT(t.probe.models, twistProbe),
     threshold: 0,
     direction: 'above',
   }),
@@ -244,13 +247,7 @@ export const CLAIMS = [
     measure: 'held-out-realiser Twist probe accuracy averaged over blocks, mean of the deleted models minus Not in PT',
     paper: 'deleted ≈ Present in PT > Not in PT',
     study: tinyStoriesStudy,
-    value: (t) => {
-      const s = t.probe.structure;
-      if (!s) return null;
-      const control = s.models.find((m) => m.label === 'Not in PT');
-      const deleted = s.models.filter((m) => / \(LR [SM]\)$/.test(m.label));
-      return control && deleted.length ? mean(deleted.map((m) => mean(m.accuracy))) - mean(control.accuracy) : null;
-    },
+    value: (t) => (t.probe.structure ? deletedMinusNotInPT(t.probe.structure.models, (m) => mean(m.accuracy)) : null),
     threshold: 0,
     direction: 'above',
   }),

@@ -30,7 +30,7 @@ const dataMemo = new Map<string, TinyStoriesData>();
  * The tokenizer is a stage of its own (tokenizer.json in its run) and is copied next to every model.
  */
 export function tinyStoriesData(corpus: TinyStoriesConfig['corpus'], seed: number): TinyStoriesData {
-  const real = corpus.source !== undefined && corpus.source !== 'procedural';
+  const real = isRealSource(corpus);
   const fingerprint = real ? ts.sourceFingerprint(corpus.source!) : null;
   const key = JSON.stringify({ corpus, seed, fingerprint });
   const hit = dataMemo.get(key);
@@ -73,9 +73,14 @@ export function tinyStoriesData(corpus: TinyStoriesConfig['corpus'], seed: numbe
   return data;
 }
 
+/** Does the corpus come from a real source (files) rather than the procedural generator? */
+export function isRealSource(corpus: TinyStoriesConfig['corpus']): boolean {
+  return corpus.source !== undefined && corpus.source !== 'procedural';
+}
+
 /** The stories of a corpus config: generated, or read from its source (a seeded sample of corpus.stories). */
 export function corpusStories(corpus: TinyStoriesConfig['corpus'], seed: number): { stories: ts.TinyStory[]; summary: ts.CorpusSummary | null } {
-  if (corpus.source !== undefined && corpus.source !== 'procedural') return ts.loadTinyStoriesSource(corpus.source, { seed, cap: corpus.stories });
+  if (isRealSource(corpus)) return ts.loadTinyStoriesSource(corpus.source!, { seed, cap: corpus.stories });
   return { stories: ts.generateStories(seed, corpus.stories, generatorConfig(corpus)), summary: null };
 }
 
@@ -89,13 +94,13 @@ export function generatorConfig(corpus: TinyStoriesConfig['corpus']): ts.StoryGe
  * corpus's last index are fresh draws from the same distribution (with their realisations, which a probe can split on).
  */
 export function freshStories(corpus: TinyStoriesConfig['corpus'], seed: number, count: number): ts.GeneratedStory[] {
-  if (corpus.source !== undefined && corpus.source !== 'procedural') throw new WraplabError(`fresh stories come from the procedural generator; corpus.source ${corpus.source} has no generator (leave structureProbe out for a real corpus)`);
+  if (isRealSource(corpus)) throw new WraplabError(`fresh stories come from the procedural generator; corpus.source ${corpus.source} has no generator (leave structureProbe out for a real corpus)`);
   return ts.generateStories(seed, count, generatorConfig(corpus), corpus.stories);
 }
 
 /** The tokenizer a corpus trains: as configured, else BPE for a real source and words for the procedural corpus. */
 export function tokenizerKind(corpus: TinyStoriesConfig['corpus']): ts.StoryTokenizer['kind'] {
-  return corpus.tokenizer ?? (corpus.source !== undefined && corpus.source !== 'procedural' ? 'bpe' : 'word');
+  return corpus.tokenizer ?? (isRealSource(corpus) ? 'bpe' : 'word');
 }
 
 /** A tokenizer of `kind` trained on the instruct-formatted stories (spec §3: the pretraining text). */

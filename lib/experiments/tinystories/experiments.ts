@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { defineExperiment } from '../define';
-import { corpusRecord, requireTwistLabels, tinyStoriesData, type CorpusRecord, type TinyStoriesData } from './data';
+import { corpusRecord, isRealSource, requireTwistLabels, tinyStoriesData, type CorpusRecord, type TinyStoriesData } from './data';
 import { DELETION_LRS, DELETION_PROTOCOLS, TinyStoriesSchema, type DeletionLr, type DeletionProtocol, type TinyStoriesConfig } from './config';
 import { judgeRecord, type JudgeRecord, type TwistEvaluation } from './evaluation';
 import { probeNode, type ProbeAccuracy } from './probe';
@@ -201,7 +201,7 @@ export const probe = defineExperiment({
 
 /** The held-out-realiser probe runs where it is configured and the corpus is procedural (it splits on realisers). */
 function hasStructureProbe(cfg: TinyStoriesConfig): boolean {
-  return cfg.structureProbe !== undefined && (cfg.corpus.source === undefined || cfg.corpus.source === 'procedural');
+  return cfg.structureProbe !== undefined && !isRealSource(cfg.corpus);
 }
 
 export const TINYSTORIES_EXPERIMENTS = [reft, probe] as const;

@@ -42,14 +42,14 @@ export function realiserFolds(pool: readonly GeneratedStory[], folds: readonly (
     const trainPos = trainSide.filter((s) => has(s) && !held.has(realiser(s)!));
     const testPos = testSide.filter((s) => has(s) && held.has(realiser(s)!));
     const testNegFold = testNeg.slice(negUsed, negUsed + testPos.length);
-    negUsed += testPos.length;
     const trainNegFold = trainNeg.slice(0, trainPos.length);
     if (testPos.length === 0 || trainPos.length === 0 || testNegFold.length < testPos.length || trainNegFold.length < trainPos.length) {
       throw new Error(
         `realiserFolds: ${pool.length} stories are too few for the fold holding out ${heldOut.join(', ')} ` +
-          `(${trainPos.length} training and ${testPos.length} test twists, ${trainNeg.length} / ${testNeg.length - (negUsed - testPos.length)} stories without ${feature} left); give the probe more stories`,
+          `(${trainPos.length} training and ${testPos.length} test twists, ${trainNeg.length} / ${testNeg.length - negUsed} stories without ${feature} left); give the probe more stories`,
       );
     }
+    negUsed += testPos.length;
     return { heldOut: [...heldOut], train: interleave(trainPos, trainNegFold), test: interleave(testPos, testNegFold) };
   });
 }
