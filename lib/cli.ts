@@ -82,17 +82,24 @@ export function buildCli(): Command {
     .option('-p, --preset <preset>', `one of ${PRESETS.join(', ')}`)
     .option('--seeds <n>', 'seeds 0..n-1 (each drives data, initialisation, pretraining and fine-tuning)', '3')
     .option('--only <patterns>', 'claim ids, groups (pcfg|tracr|tinystories) or globs (pcfg-*), comma-separated')
+    .option('--seeds-for <list>', 'their own seed count for some claims, e.g. pcfg-jailbreak=6 (id, group or glob = n, comma-separated)')
     .option('-o, --out <dir>', 'output folder for claims.csv and claims.md (default figures/ for laptop, $WRAPLAB_DATA/figures/<preset>/ otherwise)')
     .option('-j, --jobs <n>', 'worker processes for the runs (default $WRAPLAB_JOBS or the number of cores)')
-    .action(async (o: { preset?: string; seeds: string; only?: string; out?: string; jobs?: string }) => {
+    .action(async (o: { preset?: string; seeds: string; seedsFor?: string; only?: string; out?: string; jobs?: string }) => {
       if (!/^[1-9]\d*$/.test(o.seeds)) throw new UsageError(`--seeds must be a positive integer, got "${o.seeds}"`);
+      const seedsFor: Record<string, number> = {};
+      for (const part of (o.seedsFor ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+        const m = /^([^=\s]+)=([1-9]\d*)$/.exec(part);
+        if (!m) throw new UsageError(`--seeds-for takes claim=n pairs, comma-separated (e.g. pcfg-jailbreak=6), got "${part}"`);
+        seedsFor[m[1]] = Number(m[2]);
+      }
       if (o.jobs !== undefined && !/^[1-9]\d*$/.test(o.jobs)) throw new UsageError(`--jobs must be a positive integer, got "${o.jobs}"`);
       const { measureClaims, claimsMarkdown, claimsCsvRows } = await import('./studies/claims');
       const { figuresDir } = await import('./figures/sets');
       const { saveTable, toDataFrame } = await import('./figures/table');
       const { writeFileAtomic } = await import('./engine/fsutil');
       const preset = parsePreset(o.preset);
-      const rows = await measureClaims({ preset, seeds: Number(o.seeds), only: o.only, jobs: o.jobs === undefined ? defaultJobs() : Number(o.jobs), log: (s) => console.error(s) });
+      const rows = await measureClaims({ preset, seeds: Number(o.seeds), seedsFor, only: o.only, jobs: o.jobs === undefined ? defaultJobs() : Number(o.jobs), log: (s) => console.error(s) });
       const dir = o.out ?? figuresDir(preset);
       const name = 'claims';
       if (o.only) console.error(`claims: ${name}.csv and ${name}.md hold only the claims --only ${o.only} picks`);

@@ -17,6 +17,11 @@ export interface Figure {
   layout: Record<string, unknown>;
   /** The size it reads best at (grids of panels know theirs); saving and showing default to it. */
   size?: { width: number; height: number };
+  /**
+   * Its fixed y ranges were fitted to the values it draws (not a whole scale such as 0-100%): drawn over seeds, the
+   * seeds' bars may reach past them, so the merge widens them (lib/figures/seeds.ts).
+   */
+  fittedY?: boolean;
 }
 
 /** A figure of a set, by file name; width and height override the figure's own size. */

@@ -19,6 +19,8 @@ export interface PanelGridOptions {
   xDtick?: number;
   /** Fixed y range for every panel; default [-0.02, 1.02] (accuracies); 'auto' lets plotly choose. */
   yRange?: [number, number] | 'auto';
+  /** The fixed yRange was fitted to the values drawn (Figure.fittedY): a merge over seeds may widen it. */
+  yFitted?: boolean;
   /** Said once above the legend (what all entries share, e.g. the learning rates' values), so entries stay short. */
   legendTitle?: string;
 }
@@ -66,5 +68,5 @@ export function panelFigure(title: string, panels: Panel[], opts: PanelGridOptio
     layout[`yaxis${n}`] = { title: { text: opts.yTitle, font: { size: 10 } }, ...(yRange === 'auto' ? {} : { range: yRange }) };
     annotations.push({ text: p.title, xref: `x${n} domain`, yref: `y${n} domain`, x: 0.5, y: 1.12, showarrow: false, font: { size: 11 } });
   });
-  return { data, layout };
+  return { data, layout, ...(opts.yFitted ? { fittedY: true } : {}) };
 }

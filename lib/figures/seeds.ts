@@ -181,6 +181,41 @@ export function mergeSeedFigures(figures: readonly Figure[], seeds: readonly num
   if (kept.has('bars') && legend?.title?.text && /\bbars\b/.test(legend.title.text)) {
     layout.legend = { ...legend, title: { ...legend.title, text: 'bars: 95% t interval over seeds' } };
   }
+  if (f0.fittedY) widenRangesToBars(layout, data);
   const size = f0.size ? { ...f0.size, height: f0.size.height + SEED_SUBTITLE_PX } : undefined;
   return { ...f0, data, layout, ...(size ? { size } : {}) };
+}
+
+/**
+ * A y range fitted to one seed's values (and its own intervals) can cut the seeds' bars. Widens (never narrows) each
+ * fixed linear range so every bar is seen whole, with a 1% margin. Whole-scale ranges (0-100%) are not fitted and
+ * stay: a t interval past 100% says the seeds disagree, and the part inside the scale says it.
+ */
+function widenRangesToBars(layout: Record<string, unknown>, data: readonly Trace[]): void {
+  const reach = new Map<string, { lo: number; hi: number }>();
+  for (const t of data) {
+    for (const [value, err] of [['y', 'error_y']] as const) {
+      const bars = t[err] as { array?: number[]; arrayminus?: number[] } | undefined;
+      const v = t[value];
+      if (!bars?.array || !Array.isArray(v)) continue;
+      const ref = String(t[`${value}axis`] ?? value);
+      const key = `${value}axis${ref.slice(1)}`;
+      const r = reach.get(key) ?? { lo: Infinity, hi: -Infinity };
+      (v as unknown[]).forEach((m, i) => {
+        if (!isNum(m)) return;
+        r.lo = Math.min(r.lo, m - (bars.arrayminus?.[i] ?? bars.array![i] ?? 0));
+        r.hi = Math.max(r.hi, m + (bars.array![i] ?? 0));
+      });
+      reach.set(key, r);
+    }
+  }
+  for (const [key, r] of reach) {
+    const axis = layout[key] as { range?: unknown; type?: string } | undefined;
+    const range = axis?.range;
+    if (!axis || axis.type === 'log' || !Array.isArray(range) || range.length !== 2 || !range.every(isNum) || !Number.isFinite(r.lo)) continue;
+    const [lo, hi] = range as [number, number];
+    const pad = 0.01 * Math.max(hi - lo, r.hi - r.lo);
+    if (r.lo >= lo && r.hi <= hi) continue;
+    layout[key] = { ...axis, range: [Math.min(lo, r.lo - pad), Math.max(hi, r.hi + pad)] };
+  }
 }

@@ -145,6 +145,7 @@ export const FIGURE_SETS: readonly FigureSet<never>[] = [
         { name: 'table1_tinystories_reft_twist_rate', table: toDataFrame(tinystories.table1Rows(t.reft)) },
         { name: 'tinystories_pretrained', table: toDataFrame(tinystories.pretrainedRows(t)) },
         { name: 'tinystories_probe_accuracy', table: toDataFrame(tinystories.probeRows(t.probe)) },
+        ...(t.probe.structure ? [{ name: 'tinystories_structure_probe', table: toDataFrame(tinystories.structureProbeRows(t.probe.structure)) }] : []),
       ],
     }),
   }),

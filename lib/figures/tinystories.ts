@@ -2,7 +2,8 @@
  * TinyStories figures (paper §5), pure functions of the study's table (lib/studies/tinystories.ts): Fig 11 (Twist probe vs block; reFT loss vs iterations), the Table 1
  * analog (% of sampled stories with a Twist during reFT), and the appendix views: Figs 31-34 (losses and
  * Twist rate during deletion and reFT) and Figs 35-38 (probes for Twist, Foreshadowing, MoralValue,
- * BadEnding).
+ * BadEnding); beside Fig 11's probe, the Twist probe tested on twist realisers it never saw, which must read the
+ * twist's structure rather than its words.
  */
 import type { TwistKey } from '../engine/metrics';
 import { DELETION_PROTOCOLS } from '../experiments/tinystories/config';
@@ -60,6 +61,38 @@ function curveSeries(name: string, rows: CurveRow[], key: TwistKey, scale = 1): 
   return { name, x: rows.map((r) => r.step), y: rows.map((r) => r[key] * scale) };
 }
 
+/** The models a probe figure draws in each deletion-LR panel: that LR's deleted models, then the controls. */
+function probePanelLabels(lr: 'M' | 'S', has: (label: string) => boolean): string[] {
+  return [...DELETION_PROTOCOLS.map((p) => `${p} (LR ${lr})`), 'Not in PT', 'Present in PT', ...(has(UNTRAINED_LABEL) ? [UNTRAINED_LABEL] : [])];
+}
+
+/**
+ * One model's probe accuracy per block with its 95% Wilson interval over `n` test stories; `extent` widens to the
+ * intervals so the caller's y axis shows them.
+ */
+function accuracyTrace(label: string, y: number[], n: number, extent: { lo: number; hi: number }): Record<string, unknown> {
+  const ci = y.map((p) => wilson(Math.round(p * n), n));
+  for (const c of ci) (extent.lo = Math.min(extent.lo, c.lo)), (extent.hi = Math.max(extent.hi, c.hi));
+  return {
+    name: label.replace(/ \(LR [SM]\)$/, ''),
+    x: y.map((_, i) => i),
+    y,
+    error_y: { type: 'data', symmetric: false, array: ci.map((c, i) => c.hi - y[i]), arrayminus: ci.map((c, i) => y[i] - c.lo), thickness: 1, width: 3 },
+    line: { color: colourOf(label), dash: label === UNTRAINED_LABEL ? 'dashdot' : label.endsWith('in PT') ? 'dot' : undefined },
+    hovertemplate: `block %{x}: %{y:.3f} (95% CI %{customdata})`,
+    customdata: ci.map((c) => `${c.lo.toFixed(3)}–${c.hi.toFixed(3)}, n=${n}`),
+  };
+}
+
+/** A horizontal reference line across the blocks (a baseline a probe that reads nothing reaches). */
+function baselineTrace(name: string, blocks: number, y: number, colour: string): Record<string, unknown> {
+  const x = Array.from({ length: blocks }, (_, i) => i);
+  return { name, x, y: x.map(() => y), mode: 'lines', line: { color: colour, dash: 'dash', width: 2 }, hovertemplate: `${name} %{y:.3f}` };
+}
+
+const PAD = 0.01;
+const probeYRange = (e: { lo: number; hi: number }): [number, number] => [Math.max(0, e.lo - PAD), Math.min(1.005, e.hi + PAD)];
+
 /**
  * Probe accuracy vs block for one feature; panels deletion η_M and η_S, as in the paper's Fig 11 left. Each point
  * carries its 95% Wilson interval over the held-out stories; the two baselines are drawn (the majority class, and the
@@ -70,38 +103,46 @@ export function probeFigure(probe: TinyStoriesProbeResults, feature: string, tit
   const first = probe.models[0];
   const j0 = first.features.indexOf(feature);
   const majority = Math.max(first.positiveRate[j0], 1 - first.positiveRate[j0]);
-  let lo = majority;
-  let hi = majority;
-  const trace = (label: string): Record<string, unknown> => {
+  const extent = { lo: majority, hi: majority };
+  const trace = (label: string) => {
     const m = byLabel.get(label)!;
     const j = m.features.indexOf(feature);
-    const y = m.accuracy.map((row) => row[j]);
-    const ci = y.map((p) => wilson(Math.round(p * m.testSize), m.testSize));
-    for (const c of ci) (lo = Math.min(lo, c.lo)), (hi = Math.max(hi, c.hi));
-    const name = label.replace(/ \(LR [SM]\)$/, '');
-    return {
-      name,
-      x: m.layers.map((_, i) => i),
-      y,
-      error_y: { type: 'data', symmetric: false, array: ci.map((c, i) => c.hi - y[i]), arrayminus: ci.map((c, i) => y[i] - c.lo), thickness: 1, width: 3 },
-      line: { color: colourOf(label), dash: label === UNTRAINED_LABEL ? 'dashdot' : label.endsWith('in PT') ? 'dot' : undefined },
-      hovertemplate: `block %{x}: %{y:.3f} (95% CI %{customdata})`,
-      customdata: ci.map((c) => `${c.lo.toFixed(3)}–${c.hi.toFixed(3)}, n=${m.testSize}`),
-    };
+    return accuracyTrace(label, m.accuracy.map((row) => row[j]), m.testSize, extent);
   };
-  const blocks = first.layers.map((_, i) => i);
+  const panels: Panel[] = (['M', 'S'] as const).map((lr) => ({
+    title: `deletion at η_${lr}`,
+    traces: [...probePanelLabels(lr, (l) => byLabel.has(l)).map(trace), baselineTrace('majority class', first.layers.length, majority, '#bbbbbb')],
+  }));
+  return panelFigure(title, panels, { rows: 1, cols: 2, xTitle: 'block', xDtick: 1, yTitle: `${feature} probe accuracy`, yRange: probeYRange(extent), yFitted: true, legendTitle: 'bars: 95% Wilson interval over the held-out stories' });
+}
+
+/**
+ * The held-out-realiser Twist probe vs block (lib/experiments/tinystories/structureProbe.ts): trained on four twist
+ * realisers' stories, tested on the other two, pooled over the folds. Its baselines: chance (the test sets are
+ * balanced), what the words alone transfer (a bag-of-words classifier on the same folds), and the untrained model.
+ */
+export function structureProbeFigure(structure: NonNullable<TinyStoriesProbeResults['structure']>, title: string): Figure {
+  const byLabel = new Map(structure.models.map((m) => [m.label, m]));
+  const blocks = structure.models[0].layers.length;
+  const extent = { lo: 0.5, hi: Math.max(0.5, structure.words.accuracy) };
   const panels: Panel[] = (['M', 'S'] as const).map((lr) => ({
     title: `deletion at η_${lr}`,
     traces: [
-      ...DELETION_PROTOCOLS.map((p) => trace(`${p} (LR ${lr})`)),
-      trace('Not in PT'),
-      trace('Present in PT'),
-      ...(byLabel.has(UNTRAINED_LABEL) ? [trace(UNTRAINED_LABEL)] : []),
-      { name: 'majority class', x: blocks, y: blocks.map(() => majority), mode: 'lines', line: { color: '#bbbbbb', dash: 'dash', width: 2 }, hovertemplate: 'majority class %{y:.3f}' },
+      ...probePanelLabels(lr, (l) => byLabel.has(l)).map((l) => accuracyTrace(l, byLabel.get(l)!.accuracy, byLabel.get(l)!.testSize, extent)),
+      baselineTrace('words alone (bag of words)', blocks, structure.words.accuracy, '#8c564b'),
+      baselineTrace('chance', blocks, 0.5, '#bbbbbb'),
     ],
   }));
-  const pad = 0.01;
-  return panelFigure(title, panels, { rows: 1, cols: 2, xTitle: 'block', xDtick: 1, yTitle: `${feature} probe accuracy`, yRange: [Math.max(0, lo - pad), Math.min(1.005, hi + pad)], legendTitle: 'bars: 95% Wilson interval over the held-out stories' });
+  return panelFigure(title, panels, {
+    rows: 1,
+    cols: 2,
+    xTitle: 'block',
+    xDtick: 1,
+    yTitle: 'Twist probe accuracy, held-out realisers',
+    yRange: probeYRange(extent),
+    yFitted: true,
+    legendTitle: 'bars: 95% Wilson interval over the held-out realisers\' stories',
+  });
 }
 
 /** reFT curves of one metric; panels LR S and LR M (the deleted models at that LR, plus the control). */
@@ -149,6 +190,7 @@ export function tinyStoriesFigures(t: TinyStoriesTable): NamedFigure[] {
       figure: probeFigure(probe, f, `Fig ${35 + i}: ${f} probe accuracy per block (${preset})`),
       ...wide,
     })),
+    ...(probe.structure ? [{ name: 'fig11_tinystories_probe_twist_heldout_realisers', figure: structureProbeFigure(probe.structure, `Fig 11 (left), structure: Twist probe on held-out twist realisers (${preset})`), ...wide }] : []),
   ];
 }
 
@@ -167,6 +209,14 @@ export function pretrainedRows(t: TinyStoriesTable) {
       twistPercent: Math.round(100 * e['twist.rate']),
     };
   });
+}
+
+/** The held-out-realiser Twist probe per model and block, then the words-alone baseline (one row, no block). */
+export function structureProbeRows(structure: NonNullable<TinyStoriesProbeResults['structure']>) {
+  return [
+    ...structure.models.flatMap((m) => m.accuracy.map((a, i) => ({ model: m.label, block: String(i), accuracy: a, testStories: m.testSize }))),
+    { model: 'words alone (bag of words)', block: '', accuracy: structure.words.accuracy, testStories: structure.words.testSize },
+  ];
 }
 
 /** Probe accuracy per model, block and feature. */

@@ -292,6 +292,11 @@ export interface ClaimOptions extends Omit<StudyOptions, 'seed'> {
   seeds?: number | number[];
   /** A claim id, a group (pcfg | tracr | tinystories) or a prefix glob ("pcfg-*"). */
   only?: string;
+  /**
+   * More (or fewer) seeds for some claims, by id, group or glob: e.g. `{ 'pcfg-jailbreak': 6 }` for a claim that
+   * three seeds leave within noise. Each such claim is measured over seeds 0..n-1 and its row says how many.
+   */
+  seedsFor?: Record<string, number>;
 }
 
 /** The claims an `only` pattern picks: comma-separated ids, groups or globs, in CLAIMS order. */
@@ -308,11 +313,29 @@ export function chooseClaims(only?: string): Claim<unknown>[] {
   return all.filter((c) => picked.has(c));
 }
 
-/** Measures the chosen claims over the seeds: every seed's runs of the studies they need in one schedule (cached runs are free). */
+/**
+ * Measures the chosen claims over the seeds: every seed's runs of the studies they need in one schedule (cached runs
+ * are free). Claims given their own seed count (`seedsFor`) are measured over theirs; rows come in table order.
+ */
 export async function measureClaims(opts: ClaimOptions = {}): Promise<ClaimRow[]> {
-  const claims = chooseClaims(opts.only);
-  const seeds = Array.isArray(opts.seeds) ? opts.seeds : Array.from({ length: opts.seeds ?? 3 }, (_, i) => i);
-  if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new UsageError(`seeds must be non-negative integers, got ${JSON.stringify(opts.seeds)}`);
+  const chosen = chooseClaims(opts.only);
+  const seedsOf = new Map<Claim<unknown>, number>();
+  for (const [pattern, n] of Object.entries(opts.seedsFor ?? {})) {
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`seeds for "${pattern}" must be a positive integer, got ${n}`);
+    const picked = chooseClaims(pattern).filter((c) => chosen.includes(c));
+    if (picked.length === 0) throw new UsageError(`seeds for "${pattern}": it picks none of the claims measured here (${chosen.map((c) => c.id).join(', ')})`);
+    picked.forEach((c) => seedsOf.set(c, n));
+  }
+  const base = chosen.filter((c) => !seedsOf.has(c));
+  const groups: [Claim<unknown>[], ClaimOptions['seeds']][] = [[base, opts.seeds], ...[...new Set(seedsOf.values())].map((n): [Claim<unknown>[], number] => [chosen.filter((c) => seedsOf.get(c) === n), n])];
+  const rows: ClaimRow[] = [];
+  for (const [claims, seeds] of groups) if (claims.length) rows.push(...(await measureOver(claims, seeds, opts)));
+  return rows.sort((a, b) => chosen.findIndex((c) => c.id === a.id) - chosen.findIndex((c) => c.id === b.id));
+}
+
+async function measureOver(claims: Claim<unknown>[], seedCount: ClaimOptions['seeds'], opts: ClaimOptions): Promise<ClaimRow[]> {
+  const seeds = Array.isArray(seedCount) ? seedCount : Array.from({ length: seedCount ?? 3 }, (_, i) => i);
+  if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new UsageError(`seeds must be non-negative integers, got ${JSON.stringify(seedCount)}`);
   const studies = [...new Set(claims.map((c) => c.study))];
   const values = claims.map(() => [] as number[]);
   let preset: Preset | undefined;
@@ -340,8 +363,15 @@ const num = (x: number) => (Number.isFinite(x) ? (Math.abs(x) >= 100 ? x.toFixed
 /** The claim table as Markdown (the shape of figures/README.md's claim tables), saying which claims it leaves out. */
 export function claimsMarkdown(rows: readonly ClaimRow[]): string {
   const missing = CLAIMS.filter((c) => !rows.some((r) => r.id === c.id)).map((c) => c.id);
+  // The seeds most rows share; rows measured over their own say so, and the command reproduces them.
+  const counts = new Map<string, ClaimRow[]>();
+  for (const r of rows) counts.set(r.seeds.join(', '), [...(counts.get(r.seeds.join(', ')) ?? []), r]);
+  const [common] = [...counts.entries()].sort((a, b) => b[1].length - a[1].length);
+  const own = rows.filter((r) => r.seeds.join(', ') !== common?.[0]);
+  const ownSaid = own.length ? ` (${own.map((r) => `${r.id}: seeds ${r.seeds.join(', ')}`).join('; ')})` : '';
+  const ownFlag = own.length ? ` --seeds-for ${own.map((r) => `${r.id}=${r.seeds.length}`).join(',')}` : '';
   const about = rows.length
-    ? `Preset ${rows[0].preset}, seeds ${rows[0].seeds.join(', ')}; \`npx wraplab claims --preset ${rows[0].preset} --seeds ${rows[0].seeds.length}\`. Not measured here: ${missing.join(', ') || 'none'}.\n\n`
+    ? `Preset ${rows[0].preset}, seeds ${common[0]}${ownSaid}; \`npx wraplab claims --preset ${rows[0].preset} --seeds ${common[1][0].seeds.length}${ownFlag}\`. Not measured here: ${missing.join(', ') || 'none'}.\n\n`
     : '';
   const head = about + '| claim | measure | paper | seeds | mean [95% CI] | holds when | verdict |\n|---|---|---|---|---|---|---|';
   const body = rows.map((r) => `| ${r.statement} | ${r.measure} | ${r.paper} | ${r.values.length} | ${num(r.mean)} [${num(r.lo95)}, ${num(r.hi95)}] | ${r.direction === 'above' ? '>' : '<'} ${r.threshold} | ${r.verdict} |`);

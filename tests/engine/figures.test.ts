@@ -126,3 +126,30 @@ test('the TinyStories probe figure draws the majority baseline, 95% intervals, a
   const range = (fig.layout.yaxis1 as { range: [number, number] }).range;
   assert.ok(range[0] < 0.75 && range[1] > 0.9, `y range ${range} shows the baseline and the intervals`);
 });
+
+test('the held-out-realiser Twist probe figure draws chance, the words-alone baseline and a y axis that shows them', async () => {
+  const tsFigures = await import('../../lib/figures/tinystories');
+  const labels = ['Present in PT', 'Not in PT', 'untrained (same shape)', ...['F', 'F+R', 'F+MM'].flatMap((p) => [`${p} (LR S)`, `${p} (LR M)`])];
+  const layers = ['blocks.0.resid_post', 'blocks.1.resid_post', 'blocks.2.resid_post'];
+  const models = labels.map((label, i) => ({ label, layers, accuracy: [0.7 + i / 100, 0.75, 0.72], testSize: 2900, folds: [] }));
+  const structure = { models, words: { accuracy: 0.535, testSize: 2900, folds: [] } };
+  const fig = tsFigures.structureProbeFigure(structure, 't');
+  const traces = fig.data as { name: string; y: number[]; error_y?: { array: number[]; arrayminus: number[] }; xaxis: string }[];
+  const chance = traces.filter((t) => t.name === 'chance');
+  const words = traces.filter((t) => /words alone/.test(t.name));
+  assert.equal(chance.length, 2, 'chance in each panel');
+  assert.deepEqual(chance[0].y, [0.5, 0.5, 0.5]);
+  assert.deepEqual(words[0].y, [0.535, 0.535, 0.535]);
+  // Each panel: its LR's three deleted models, the two pretrained models and the untrained control, then the two lines.
+  assert.equal(traces.length, 2 * (3 + 3 + 2));
+  const untrained = traces.find((t) => t.name === 'untrained (same shape)')!;
+  assert.equal(untrained.y.length, 3);
+  const half = untrained.error_y!.array[0] + untrained.error_y!.arrayminus[0];
+  assert.ok(half > 0.025 && half < 0.04, `a Wilson interval at n=2900 around 0.72 is ~0.033 wide, got ${half}`);
+  const range = (fig.layout.yaxis1 as { range: [number, number] }).range;
+  assert.ok(range[0] < 0.5 && range[1] > 0.75, `y range ${range} shows chance and the intervals`);
+  assert.equal(fig.fittedY, true, 'its range is fitted to its values, so a merge over seeds may widen it');
+  const rows = tsFigures.structureProbeRows(structure);
+  assert.equal(rows.length, labels.length * 3 + 1);
+  assert.deepEqual(rows.at(-1), { model: 'words alone (bag of words)', block: '', accuracy: 0.535, testStories: 2900 });
+});

@@ -84,6 +84,26 @@ test('seed figures: curves become the mean with asymmetric 95% bars; heat maps a
   assert.throws(() => mergeSeedFigures([figs[0], { ...figs[1], data: figs[1].data.slice(1) }], [0, 1]), /different numbers of traces \(3, 2\)/);
 });
 
+test("seed figures: a y range fitted to one seed's values widens to show the seeds' bars whole, and never narrows", () => {
+  const panel = (ys: number[]): Figure => ({
+    data: [
+      { type: 'scatter', name: 'acc', x: [0, 1], y: ys, xaxis: 'x1', yaxis: 'y1' },
+      { type: 'scatter', name: 'acc', x: [0, 1], y: [0.6, 0.6], xaxis: 'x2', yaxis: 'y2' },
+    ],
+    layout: { yaxis1: { range: [0.5, 0.9] }, yaxis2: { range: [0, 1] } },
+    fittedY: true,
+  });
+  const m = mergeSeedFigures([panel([0.6, 0.9]), panel([0.8, 0.9]), panel([0.7, 0.9])], [0, 1, 2]);
+  const whole = mergeSeedFigures([panel([0.6, 0.9]), panel([0.8, 0.9]), panel([0.7, 0.9])].map((f) => ({ ...f, fittedY: undefined })), [0, 1, 2]);
+  assert.deepEqual((whole.layout.yaxis1 as { range: number[] }).range, [0.5, 0.9], 'a range the figure did not fit to its values stays');
+  const half = (T2 * 0.1) / Math.sqrt(3);
+  const [lo, hi] = (m.layout.yaxis1 as { range: [number, number] }).range;
+  const pad = 0.01 * (2 * half); // 1% of the bars' reach, wider than the old range's 0.4
+  assert.ok(Math.abs(lo - (0.7 - half - pad)) < 1e-9, `lower end ${lo} shows the bar down to ${0.7 - half}`);
+  assert.ok(Math.abs(hi - (0.7 + half + pad)) < 1e-9, `upper end ${hi} shows the bar up to ${0.7 + half}`);
+  assert.deepEqual((m.layout.yaxis2 as { range: number[] }).range, [0, 1], 'a range that holds every bar stays as it was');
+});
+
 test('wraplab figures over seeds at smoke: each CSV is the merge of the single-seed CSVs, the HTML carries the error bars', async () => {
   process.env.WRAPLAB_QUIET = '1';
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-seedfig-'));

@@ -35,6 +35,14 @@ test('the Tracr claims over 2 seeds at smoke: one value per seed, seeds differ, 
     const md = claimsMarkdown(rows);
     assert.match(md, /\| 2 \| [-0-9.]+ \[[-0-9.]+, [-0-9.]+\] \| > 0 \| (yes|no|within noise) \|/);
     assert.match(md, /^Preset smoke, seeds 0, 1; .*Not measured here: pcfg-shortcut, /, 'the table says what it leaves out');
+    // One claim over more seeds: its row extends the same seeds' values, the others stay, and the table says how.
+    const more = await measureClaims({ preset: 'smoke', seeds: 2, seedsFor: { 'tracr-attention-kept': 3 }, only: 'tracr', jobs: 1 });
+    assert.deepEqual(more.map((r) => r.id), rows.map((r) => r.id), 'table order kept');
+    assert.deepEqual(more[0].seeds, [0, 1, 2]);
+    assert.deepEqual(more[0].values.slice(0, 2), rows[0].values, 'seeds 0 and 1 are the same runs');
+    assert.deepEqual(more.slice(1), rows.slice(1));
+    assert.match(claimsMarkdown(more), /^Preset smoke, seeds 0, 1 \(tracr-attention-kept: seeds 0, 1, 2\); `npx wraplab claims --preset smoke --seeds 2 --seeds-for tracr-attention-kept=3`/);
+    await assert.rejects(measureClaims({ preset: 'smoke', seedsFor: { 'pcfg-*': 4 }, only: 'tracr' }), /seeds for "pcfg-\*": it picks none of the claims measured here/);
   } finally {
     fs.rmSync(process.env.WRAPLAB_DATA!, { recursive: true, force: true });
     if (saved === undefined) delete process.env.WRAPLAB_DATA;
