@@ -137,22 +137,12 @@ export function scoreUnits(model: Transformer, batches: Batch[], spec: PruneSpec
 }
 
 /**
- * Exact scores: for every not-yet-pruned unit, the drop in the mean loss over `batches` when that unit alone is
- * zeroed on top of `pruned` (a forward pass per unit, no first-order approximation). Where activations saturate —
- * Tracr's compiled MLPs, hidden units of order 100 — grad x weight misses units whose removal matters; this does
- * not. Single weights with |w| < minAbs are skipped (zeroing them changes nothing measurable). Highest first.
+ * Calls `measure` once for every not-yet-pruned unit of `spec`, with that unit zeroed on top of `pruned` (the masks
+ * are disposed after each call). Single weights with |w| < minAbs are skipped: zeroing them changes nothing
+ * measurable. The shared loop of exact scoring and of single-unit scans.
  */
-export function exactScores(model: Transformer, batches: Batch[], spec: PruneSpec, pruned: PruneMasks, minAbs = 5e-4): ScoredUnit[] {
-  const lossWith = (masksOf: PruneMasks) => {
-    const masks = masksOf.toMasks();
-    try {
-      return batches.reduce((sum, b) => sum + batchLoss(model, b, { masks }), 0) / batches.length;
-    } finally {
-      tf.dispose(Object.values(masks));
-    }
-  };
-  const base = lossWith(pruned);
-  const scored: ScoredUnit[] = [];
+export function forEachUnitAlone<T>(model: Transformer, spec: PruneSpec, pruned: PruneMasks, minAbs: number, measure: (unit: Unit, masks: Record<string, tf.Tensor>) => T): { unit: Unit; value: T }[] {
+  const out: { unit: Unit; value: T }[] = [];
   for (const param of spec.params) {
     const p = model.param(param);
     const values = spec.granularity === 'weight' ? (p.dataSync() as Float32Array) : null;
@@ -161,10 +151,35 @@ export function exactScores(model: Transformer, batches: Batch[], spec: PruneSpe
       if (pruned.has({ param, index }) || (values && Math.abs(values[index]) < minAbs)) continue;
       const trial = pruned.copy();
       trial.add({ param, index });
-      scored.push({ param, index, score: base - lossWith(trial) });
+      const masks = trial.toMasks();
+      try {
+        out.push({ unit: { param, index }, value: measure({ param, index }, masks) });
+      } finally {
+        tf.dispose(Object.values(masks));
+      }
     }
   }
-  return scored.sort((a, b) => b.score - a.score);
+  return out;
+}
+
+/**
+ * Exact scores: for every not-yet-pruned unit, the drop in the mean loss over `batches` when that unit alone is
+ * zeroed on top of `pruned` (a forward pass per unit, no first-order approximation). Where activations saturate —
+ * Tracr's compiled MLPs, hidden units of order 100 — grad x weight misses units whose removal matters; this does
+ * not. Single weights with |w| < minAbs are skipped (zeroing them changes nothing measurable). Highest first.
+ */
+export function exactScores(model: Transformer, batches: Batch[], spec: PruneSpec, pruned: PruneMasks, minAbs = 5e-4): ScoredUnit[] {
+  const meanLoss = (masks: Record<string, tf.Tensor>) => batches.reduce((sum, b) => sum + batchLoss(model, b, { masks }), 0) / batches.length;
+  const baseMasks = pruned.toMasks();
+  let base: number;
+  try {
+    base = meanLoss(baseMasks);
+  } finally {
+    tf.dispose(Object.values(baseMasks));
+  }
+  return forEachUnitAlone(model, spec, pruned, minAbs, (_, masks) => base - meanLoss(masks))
+    .map(({ unit, value }) => ({ ...unit, score: value }))
+    .sort((a, b) => b.score - a.score);
 }
 
 export interface PruneStep<M> {

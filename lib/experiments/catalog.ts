@@ -13,9 +13,10 @@ import { TS_STAGES } from './tinystories/stages';
 import { finetune as tracrFinetune } from './tracr/finetune';
 import { prune as tracrPrune } from './tracr/prune';
 import { reft as tracrReft } from './tracr/reft';
+import { weightScan as tracrWeightScan } from './tracr/scan';
 import { TRACR_STAGES } from './tracr/stages';
 
-export const EXPERIMENTS: readonly AnyExperiment[] = [demoSort, ...PCFG_EXPERIMENTS, tracrFinetune, tracrPrune, tracrReft, ...TINYSTORIES_EXPERIMENTS];
+export const EXPERIMENTS: readonly AnyExperiment[] = [demoSort, ...PCFG_EXPERIMENTS, tracrFinetune, tracrPrune, tracrWeightScan, tracrReft, ...TINYSTORIES_EXPERIMENTS];
 export const STAGES: readonly AnyStageDef[] = [...PCFG_STAGES, ...TRACR_STAGES, ...TS_STAGES, tsProbe];
 
 export function listExperiments(): AnyExperiment[] {

@@ -123,7 +123,13 @@ export const FIGURE_SETS: readonly FigureSet<never>[] = [
     study: tracrStudies.pruneStudy,
     draw: (t) => {
       const { figures, rows } = tracr.pruneFigures(t);
-      return { figures, tables: [{ name: 'figs55-58_tracr_pruning', table: toDataFrame(rows) }] };
+      return {
+        figures,
+        tables: [
+          { name: 'figs55-58_tracr_pruning', table: toDataFrame(rows) },
+          ...(t.scan ? [{ name: 'figs55-58_counter_weight_scan', table: toDataFrame(tracr.weightScanRows(t.scan)) }] : []),
+        ],
+      };
     },
   }),
   set({

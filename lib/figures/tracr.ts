@@ -7,12 +7,14 @@
  *   fig46_counter_mlp / fig53_maxid_mlp   MLP hidden activations, compiled vs fine-tuned
  *   figs55-58_pruning          Acc O_PT / O_FT vs units pruned (single weights; neurons)
  *   fig59_prune_histogram      predicted classes after pruning one weight
+ *   figs55-58_counter_weight_scan   every single weight zeroed alone: the best Acc O_PT, collapses marked
  *   fig27_tracr_reft / table4_tracr_reft   reFT vs Scr.+FT
  */
 import type { Preset } from '../experiments/define';
 import { TRACR_LR_ROLES, type TracrFinetuneResults } from '../experiments/tracr/finetune';
 import type { TracrPruneResults } from '../experiments/tracr/prune';
 import type { TracrReftResults } from '../experiments/tracr/reft';
+import type { ScannedWeight, TracrWeightScanResults } from '../experiments/tracr/scan';
 import { TRACR_FIGURE_PROGRAMS, type TracrFinetuneTable, type TracrPruneTable, type TracrReftTable } from '../studies/tracr';
 import type { Figure, NamedFigure } from './figure';
 import { attentionGrid, type AttentionPanel, positionLabels } from './heatmaps';
@@ -228,6 +230,30 @@ export function pruneFigures(t: TracrPruneTable): { figures: NamedFigure[]; rows
     if (corr) figures.push({ name: `fig59_${short}_prune_histogram`, figure: tracrHistogramFigure(corr.r, `${program}: predicted classes after pruning one weight (${corr.name})`), width: 900, height: 420 });
   }
   return { figures, rows };
+}
+
+/**
+ * The single-weight scan (tracr-weight-scan): the fine-tuned model, the weights whose removal gives back the most
+ * Acc O_PT (C_Te = 0), and the best one that does not collapse the model onto one answer.
+ */
+export function weightScanRows(scan: TracrWeightScanResults): Record<string, string | number | null>[] {
+  const row = (kind: string, rank: number | null, w: Omit<ScannedWeight, 'unit' | 'modalClass' | 'collapsed'> & Partial<ScannedWeight>) => ({
+    kind,
+    rank,
+    unit: w.unit ?? '',
+    accPT_cTe0: pct(w.pt),
+    accFT_cTe0: pct(w.ft),
+    modalClass: w.modalClass ?? '',
+    modalShare: pct(w.modalShare),
+    accPT_beyondModal: pct(w.ptBeyondModal),
+    collapsed: w.collapsed === undefined ? '' : w.collapsed ? 'yes' : 'no',
+    scanned: scan.scanned,
+  });
+  return [
+    row('fine-tuned, nothing zeroed', null, scan.base),
+    ...scan.top.map((w, i) => row('top by Acc O_PT', i + 1, w)),
+    ...(scan.bestRevival ? [row('best without collapse', null, scan.bestRevival)] : []),
+  ];
 }
 
 /** The reFT figures (per program, C_Tr = 1 runs) and the Table 4 rows. */

@@ -185,6 +185,17 @@ export const CLAIMS = [
     threshold: 0.5,
     direction: 'above',
   }),
+  defineClaim<tracr.TracrPruneTable>({
+    id: 'tracr-best-single-weight',
+    group: 'tracr',
+    statement: 'some single weight of the Counter fine-tuned on correlated data, zeroed alone, revives count a (every weight tried: no scoring, no approximation)',
+    measure: 'largest Acc O_PT (C_Te = 0) gain over every weight zeroed alone, collapses onto one answer included, η_S, C_Tr = 1',
+    paper: '> 60 points with one weight (grad × weight)',
+    study: tracr.pruneStudy,
+    value: (t) => (t.scan?.top[0] ? t.scan.top[0].pt - t.scan.base.pt : null),
+    threshold: 0.5,
+    direction: 'above',
+  }),
   defineClaim<tracr.TracrReftTable>({
     id: 'tracr-reft-faster',
     group: 'tracr',

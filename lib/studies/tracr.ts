@@ -10,6 +10,7 @@ import type { TracrProgramName } from '../experiments/tracr/data';
 import { TRACR_CTRS, TRACR_LR_ROLES, TRACR_LRS, finetune, type TracrFinetuneResults } from '../experiments/tracr/finetune';
 import { prune, type TracrPruneResults } from '../experiments/tracr/prune';
 import { reft, type TracrReftResults } from '../experiments/tracr/reft';
+import { weightScan, type TracrWeightScanResults } from '../experiments/tracr/scan';
 import { defineStudy } from './study';
 
 export const TRACR_FIGURE_GRID: Record<Preset, { lrs: number[]; cTrs: number[]; reftLrs: number[] }> = {
@@ -58,7 +59,7 @@ export const pruneStudy = defineStudy({
     const grid = TRACR_FIGURE_GRID[preset];
     const roles = TRACR_LR_ROLES[preset];
     const lrs = [roles.M, roles.S].filter((lr) => grid.lrs.includes(lr));
-    return TRACR_FIGURE_PROGRAMS.flatMap((program) => [
+    const runs = TRACR_FIGURE_PROGRAMS.flatMap((program) => [
       ...(['weight', 'row'] as const).flatMap((granularity) =>
         lrs.flatMap((lr) => [0, 1].map((cTr) => ({
           program, granularity, scoring: 'gradxweight' as const,
@@ -71,8 +72,10 @@ export const pruneStudy = defineStudy({
         ? [{ program, granularity: 'weight' as const, scoring: 'exact' as const, run: spec(prune, { overrides: { program, ft: { lr: roles.S }, cTr: 1, prune: { granularity: 'weight', params: 'blocks', scoring: 'exact', maxUnits: EXACT_PRUNE_UNITS[preset] } } }) }]
         : []),
     ]);
+    // Every single weight of that same Counter zeroed alone: the best any one weight gives back, without scoring.
+    return { runs, scan: spec(weightScan, {}) };
   },
-  table: (r, { preset }) => ({ preset, runs: r.map(({ run, ...rest }): TracrPruneRun => ({ ...rest, results: run.results })) }),
+  table: (r, { preset }) => ({ preset, runs: r.runs.map(({ run, ...rest }): TracrPruneRun => ({ ...rest, results: run.results })), scan: r.scan.results as TracrWeightScanResults }),
 });
 export type TracrPruneTable = Awaited<ReturnType<typeof pruneStudy.table>>;
 

@@ -22,7 +22,7 @@ test('the Tracr claims over 2 seeds at smoke: one value per seed, seeds differ, 
   process.env.WRAPLAB_DATA = fs.mkdtempSync(path.join(os.tmpdir(), 'wraplab-claims-'));
   try {
     const rows = await measureClaims({ preset: 'smoke', seeds: 2, only: 'tracr', jobs: 1 });
-    assert.deepEqual(rows.map((r) => r.id), ['tracr-attention-kept', 'tracr-prune-one-weight', 'tracr-prune-exact-weights', 'tracr-reft-faster']);
+    assert.deepEqual(rows.map((r) => r.id), ['tracr-attention-kept', 'tracr-prune-one-weight', 'tracr-prune-exact-weights', 'tracr-best-single-weight', 'tracr-reft-faster']);
     for (const r of rows) {
       assert.equal(r.values.length, 2, r.id);
       assert.deepEqual(r.seeds, [0, 1]);

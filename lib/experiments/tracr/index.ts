@@ -1,6 +1,6 @@
 /**
  * The Tracr testbed (paper §3): RASP programs compiled to weights (lib/tasks/tracr), the paper's Counter and
- * Max-identifier tasks, the experiments (fine-tune, prune, reFT vs Scr.+FT), their stages and presets, and `load`.
+ * Max-identifier tasks, the experiments (fine-tune, prune, a scan of every single weight, reFT vs Scr.+FT), their stages and presets, and `load`.
  */
 export * from '../../tasks/tracr';
 export { counterTask, makeTracrTask, maxIdentifierTask, taskConfigOf, taskOf, tracrSampler, tracrSamples, tracrTestSets, TRACR_PROGRAMS } from './data';
@@ -10,6 +10,8 @@ export type { TracrFinetuneConfig, TracrFinetuneResults } from './finetune';
 export { prune, pruneParams } from './prune';
 export type { TracrPruneConfig, TracrPruneResults, TracrPruneStep } from './prune';
 export { reft } from './reft';
+export { weightScan } from './scan';
+export type { ScannedWeight, TracrWeightScanConfig, TracrWeightScanResults } from './scan';
 export type { TracrReftConfig, TracrReftResults } from './reft';
 export { accFromRow, accuracyMetrics, addWeightNoise, capabilityAttention, compiledModel, finetuneNode, mlpHiddenOf, ptFtAccuracy, readoutClasses, tracrAccuracy, tracrFinetune, tracrReverseFinetune, tracrScratchFinetune } from './stages';
 export type { TracrAccuracy, TracrStageSummary, TracrTrainConfig } from './stages';
