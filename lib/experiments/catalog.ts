@@ -10,6 +10,7 @@ import type { AnyStageDef } from './stage';
 import { TINYSTORIES_EXPERIMENTS } from './tinystories/experiments';
 import { tsProbe } from './tinystories/probe';
 import { TS_STAGES } from './tinystories/stages';
+import { tsStructureProbe } from './tinystories/structureProbe';
 import { finetune as tracrFinetune } from './tracr/finetune';
 import { prune as tracrPrune } from './tracr/prune';
 import { reft as tracrReft } from './tracr/reft';
@@ -17,7 +18,7 @@ import { weightScan as tracrWeightScan } from './tracr/scan';
 import { TRACR_STAGES } from './tracr/stages';
 
 export const EXPERIMENTS: readonly AnyExperiment[] = [demoSort, ...PCFG_EXPERIMENTS, tracrFinetune, tracrPrune, tracrWeightScan, tracrReft, ...TINYSTORIES_EXPERIMENTS];
-export const STAGES: readonly AnyStageDef[] = [...PCFG_STAGES, ...TRACR_STAGES, ...TS_STAGES, tsProbe];
+export const STAGES: readonly AnyStageDef[] = [...PCFG_STAGES, ...TRACR_STAGES, ...TS_STAGES, tsProbe, tsStructureProbe];
 
 export function listExperiments(): AnyExperiment[] {
   return [...EXPERIMENTS].sort((a, b) => a.id.localeCompare(b.id));

@@ -116,3 +116,21 @@ test('worker processes: the same results as one process; the shared pretraining 
   const pretrained = fs.statSync(path.join(data, 'runs', pre.hash, 'results.json')).mtimeMs;
   for (const ft of fts) assert.ok(started(ft.hash) >= pretrained - 1, 'a fine-tuning starts after its pretraining finished');
 });
+
+test('the catalog holds every stage any catalogued experiment declares at any preset, so worker processes can run them all', async () => {
+  const { EXPERIMENTS, STAGES, PRESETS, resolveConfig } = await import('../../lib/experiments');
+  const known = new Set(STAGES.map((s) => s.name));
+  const missing = new Set<string>();
+  const walk = (n: { def: { name: string }; parents: readonly unknown[] }): void => {
+    if (!known.has(n.def.name)) missing.add(n.def.name);
+    n.parents.forEach((p) => walk(p as typeof n));
+  };
+  let declared = 0;
+  for (const exp of EXPERIMENTS) {
+    for (const preset of PRESETS) {
+      for (const node of exp.stages?.(resolveConfig(exp, preset), 0) ?? []) (declared++, walk(node));
+    }
+  }
+  assert.ok(declared > 50, `the experiments declare stages (${declared})`);
+  assert.deepEqual([...missing], [], 'stages a worker could not find by name');
+});
