@@ -194,20 +194,16 @@ export function mergeSeedFigures(figures: readonly Figure[], seeds: readonly num
 function widenRangesToBars(layout: Record<string, unknown>, data: readonly Trace[]): void {
   const reach = new Map<string, { lo: number; hi: number }>();
   for (const t of data) {
-    for (const [value, err] of [['y', 'error_y']] as const) {
-      const bars = t[err] as { array?: number[]; arrayminus?: number[] } | undefined;
-      const v = t[value];
-      if (!bars?.array || !Array.isArray(v)) continue;
-      const ref = String(t[`${value}axis`] ?? value);
-      const key = `${value}axis${ref.slice(1)}`;
-      const r = reach.get(key) ?? { lo: Infinity, hi: -Infinity };
-      (v as unknown[]).forEach((m, i) => {
-        if (!isNum(m)) return;
-        r.lo = Math.min(r.lo, m - (bars.arrayminus?.[i] ?? bars.array![i] ?? 0));
-        r.hi = Math.max(r.hi, m + (bars.array![i] ?? 0));
-      });
-      reach.set(key, r);
-    }
+    const bars = t.error_y as { array?: number[]; arrayminus?: number[] } | undefined;
+    if (!bars?.array || !Array.isArray(t.y)) continue;
+    const key = `yaxis${String(t.yaxis ?? 'y').slice(1)}`;
+    const r = reach.get(key) ?? { lo: Infinity, hi: -Infinity };
+    (t.y as unknown[]).forEach((m, i) => {
+      if (!isNum(m)) return;
+      r.lo = Math.min(r.lo, m - (bars.arrayminus?.[i] ?? bars.array![i] ?? 0));
+      r.hi = Math.max(r.hi, m + (bars.array![i] ?? 0));
+    });
+    reach.set(key, r);
   }
   for (const [key, r] of reach) {
     const axis = layout[key] as { range?: unknown; type?: string } | undefined;

@@ -375,14 +375,16 @@ const num = (x: number) => (Number.isFinite(x) ? (Math.abs(x) >= 100 ? x.toFixed
 export function claimsMarkdown(rows: readonly ClaimRow[]): string {
   const missing = CLAIMS.filter((c) => !rows.some((r) => r.id === c.id)).map((c) => c.id);
   // The seeds most rows share; rows measured over their own say so, and the command reproduces them.
-  const counts = new Map<string, ClaimRow[]>();
-  for (const r of rows) counts.set(r.seeds.join(', '), [...(counts.get(r.seeds.join(', ')) ?? []), r]);
-  const [common] = [...counts.entries()].sort((a, b) => b[1].length - a[1].length);
-  const own = rows.filter((r) => r.seeds.join(', ') !== common?.[0]);
-  const ownSaid = own.length ? ` (${own.map((r) => `${r.id}: seeds ${r.seeds.join(', ')}`).join('; ')})` : '';
+  const seedsOf = (r: ClaimRow) => r.seeds.join(', ');
+  const tally = new Map<string, number>();
+  for (const r of rows) tally.set(seedsOf(r), (tally.get(seedsOf(r)) ?? 0) + 1);
+  const common = [...tally].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const commonCount = rows.find((r) => seedsOf(r) === common)?.seeds.length;
+  const own = rows.filter((r) => seedsOf(r) !== common);
+  const ownSaid = own.length ? ` (${own.map((r) => `${r.id}: seeds ${seedsOf(r)}`).join('; ')})` : '';
   const ownFlag = own.length ? ` --seeds-for ${own.map((r) => `${r.id}=${r.seeds.length}`).join(',')}` : '';
   const about = rows.length
-    ? `Preset ${rows[0].preset}, seeds ${common[0]}${ownSaid}; \`npx wraplab claims --preset ${rows[0].preset} --seeds ${common[1][0].seeds.length}${ownFlag}\`. Not measured here: ${missing.join(', ') || 'none'}.\n\n`
+    ? `Preset ${rows[0].preset}, seeds ${common}${ownSaid}; \`npx wraplab claims --preset ${rows[0].preset} --seeds ${commonCount}${ownFlag}\`. Not measured here: ${missing.join(', ') || 'none'}.\n\n`
     : '';
   const head = about + '| claim | measure | paper | seeds | mean [95% CI] | holds when | verdict |\n|---|---|---|---|---|---|---|';
   const body = rows.map((r) => `| ${r.statement} | ${r.measure} | ${r.paper} | ${r.values.length} | ${num(r.mean)} [${num(r.lo95)}, ${num(r.hi95)}] | ${r.direction === 'above' ? '>' : '<'} ${r.threshold} | ${r.verdict} |`);

@@ -10,7 +10,7 @@ import type { TracrProgramName } from '../experiments/tracr/data';
 import { TRACR_CTRS, TRACR_LR_ROLES, TRACR_LRS, finetune, type TracrFinetuneResults } from '../experiments/tracr/finetune';
 import { prune, type TracrPruneResults } from '../experiments/tracr/prune';
 import { reft, type TracrReftResults } from '../experiments/tracr/reft';
-import { weightScan, type TracrWeightScanResults } from '../experiments/tracr/scan';
+import { weightScan } from '../experiments/tracr/scan';
 import { defineStudy } from './study';
 
 export const TRACR_FIGURE_GRID: Record<Preset, { lrs: number[]; cTrs: number[]; reftLrs: number[] }> = {
@@ -75,7 +75,7 @@ export const pruneStudy = defineStudy({
     // Every single weight of that same Counter zeroed alone: the best any one weight gives back, without scoring.
     return { runs, scan: spec(weightScan, {}) };
   },
-  table: (r, { preset }) => ({ preset, runs: r.runs.map(({ run, ...rest }): TracrPruneRun => ({ ...rest, results: run.results })), scan: r.scan.results as TracrWeightScanResults }),
+  table: (r, { preset }) => ({ preset, runs: r.runs.map(({ run, ...rest }): TracrPruneRun => ({ ...rest, results: run.results })), scan: r.scan.results }),
 });
 export type TracrPruneTable = Awaited<ReturnType<typeof pruneStudy.table>>;
 
